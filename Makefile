@@ -1,0 +1,54 @@
+# The README's commands. Every target installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PACKAGES := libs/contracts libs/platform $(wildcard services/*) launcher
+PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+PYTEST_ARGS ?=
+
+.PHONY: install up mesh-up test test-fast lint format bench services schemas clean
+
+install: $(VENV)/.stamp-install
+
+$(VENV)/.stamp-install: $(PYPROJECTS) requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
+	touch $@
+
+## Run the whole platform in one process on http://127.0.0.1:$${FLAGEVAL_PORT:-8000}
+up: install
+	$(PY) -m flageval_launcher up
+
+## Run every service as its own process on PostgreSQL, RabbitMQ and an S3 server (moto)
+mesh-up: install services
+	$(PY) -m flageval_launcher mesh
+
+## Start this machine's PostgreSQL and RabbitMQ when they are down (no-op when running)
+services:
+	@bash scripts/ensure-services.sh
+
+test: install services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## The quick suites only (skips the end-to-end ones)
+test-fast: install services
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libs/contracts/src libs/platform/src services/gateway/src launcher/src
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+schemas: install
+	$(PY) -m flageval_contracts.schema_export schemas
+
+bench: install
+	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do $(PY) $$b; done || echo "no benchmarks yet"
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .ruff_cache .mypy_cache

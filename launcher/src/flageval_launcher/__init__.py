@@ -1,0 +1,1 @@
+"""Runs the FlagEval platform (standalone or mesh)."""

@@ -1,0 +1,1 @@
+"""FlagEval leaderboard service: Leaderboard submissions and boards per domain."""

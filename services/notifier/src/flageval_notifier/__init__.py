@@ -1,0 +1,1 @@
+"""FlagEval notifier service: Email (SMTP) and in-app notifications."""

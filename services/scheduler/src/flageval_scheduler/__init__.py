@@ -1,0 +1,1 @@
+"""FlagEval scheduler service: Quota ledger, priorities, turning runs into GPU jobs (Kubernetes) or local processes, stop, logs, watchdog."""

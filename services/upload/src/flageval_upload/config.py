@@ -1,0 +1,7 @@
+"""Settings of the upload service (the shared FLAGEVAL_* variables; overrides go here)."""
+
+from flageval_platform.settings import Settings
+
+
+class ServiceSettings(Settings):
+    pass
