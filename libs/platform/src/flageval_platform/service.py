@@ -66,11 +66,15 @@ class ServiceContext:
     store: ObjectStore
     owns_infrastructure: bool = True
     state: dict[str, Any] = field(default_factory=dict)
+    #: Use this database instead of the one the settings name (tests: a private schema).
+    database: Database | None = None
 
     def __post_init__(self) -> None:
         self.name = self.definition.name
         self.secret_key = self.settings.ensure_secret_key()
-        self.db = Database(self.settings.database_url_for(self.name), schema=schema_name(self.name))
+        self.db = self.database or Database(
+            self.settings.database_url_for(self.name), schema=schema_name(self.name)
+        )
         self.messaging = self.definition.messaging
         self.relay = OutboxRelay(
             self.db,

@@ -5,21 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
 
+from flageval_notifier.api import notifications
 from flageval_notifier.config import ServiceSettings
 from flageval_notifier.models import messaging, metadata
+from flageval_notifier.notifications.service import record_event
+from flageval_platform.bus import Subscription
+from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
+
+
+def consumers(ctx: ServiceContext) -> list[Subscription]:
+    """The notifier hears every user event (it tells people about reviews)."""
+    return [
+        Subscription(
+            queue="notifier.user-events",
+            bindings=["user.#"],
+            handler=ctx.messaging.idempotent(ctx.db, "notifier.user-events", record_event),
+        )
+    ]
+
 
 definition = ServiceDefinition(
     name="notifier",
     metadata=metadata,
     messaging=messaging,
     migrations=Path(__file__).parent / "migrations",
-    routers=lambda _ctx: [],
+    routers=lambda ctx: [notifications.router(ctx)],
+    subscriptions=consumers,
 )
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The notifier service as its own process (mesh mode)."""
+    """The notifier as its own process (mesh mode)."""
     ctx = ServiceContext.standalone_process(definition, settings or ServiceSettings())
     return build_app(ctx)

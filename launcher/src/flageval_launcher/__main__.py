@@ -1,0 +1,3 @@
+from flageval_launcher.cli import main
+
+raise SystemExit(main())

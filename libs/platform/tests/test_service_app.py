@@ -1,0 +1,144 @@
+"""What build_app gives every service: health, readiness, metrics, correlation ids, JSON logs,
+errors mapped to 4xx, and identity only through the gateway's signature."""
+
+import json
+import logging
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends
+from sqlalchemy import MetaData
+
+from flageval_contracts.enums import Role, UserStatus
+from flageval_platform.bus.memory import MemoryBus
+from flageval_platform.errors import Conflict
+from flageval_platform.identity import IDENTITY_HEADER, Identity, sign_identity
+from flageval_platform.logging import CORRELATION_HEADER, JsonFormatter
+from flageval_platform.outbox import Messaging
+from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
+from flageval_platform.settings import Settings
+from flageval_platform.storage.local import LocalObjectStore
+
+NOTIFIER_MIGRATIONS = Path(__import__("flageval_notifier.main").main.__file__).parent / "migrations"
+
+
+def _routers(ctx: ServiceContext) -> list[APIRouter]:
+    router = APIRouter()
+
+    @router.get("/api/whoami")
+    async def whoami(identity: Identity = Depends(ctx.current_identity)) -> dict[str, str]:
+        logging.getLogger("test").info("whoami called", extra={"user": identity.username})
+        return {"user_id": str(identity.user_id), "username": identity.username}
+
+    @router.post("/api/conflict")
+    async def conflict() -> None:
+        raise Conflict("That name is taken", code="name_taken")
+
+    @router.get("/api/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    return [router]
+
+
+@pytest.fixture
+async def service(tmp_path: Path):
+    metadata = MetaData()
+    definition = ServiceDefinition(
+        name="notifier",
+        metadata=metadata,
+        messaging=Messaging(metadata, service="notifier"),
+        migrations=NOTIFIER_MIGRATIONS,
+        routers=_routers,
+    )
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 48)
+    ctx = ServiceContext(
+        definition,
+        settings,
+        bus=MemoryBus(),
+        store=LocalObjectStore(tmp_path / "objects", public_url="http://test", secret_key="k" * 48),
+    )
+    app = build_app(ctx, manage_lifecycle=False)
+    await ctx.start()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://test",
+        ) as client:
+            yield ctx, client
+    finally:
+        await ctx.stop()
+
+
+async def test_health_readiness_and_metrics(service) -> None:
+    _ctx, client = service
+    assert (await client.get("/healthz")).json() == {"status": "ok", "service": "notifier"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    assert (
+        'flageval_http_requests_total{method="GET",route="/readyz",service="notifier",status="200"}'
+        in metrics.text
+    )
+
+
+async def test_readiness_fails_when_the_broker_is_down(service) -> None:
+    ctx, client = service
+    await ctx.bus.close()
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["broker"].startswith("unavailable")
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_correlation_id_is_echoed_or_created(service) -> None:
+    _, client = service
+    given = await client.get("/healthz", headers={CORRELATION_HEADER: "trace-42"})
+    assert given.headers[CORRELATION_HEADER] == "trace-42"
+    fresh = await client.get("/healthz")
+    assert len(fresh.headers[CORRELATION_HEADER]) == 32
+
+
+async def test_identity_must_be_signed_by_the_gateway(service) -> None:
+    ctx, client = service
+    assert (await client.get("/api/whoami")).status_code == 401
+    forged = await client.get("/api/whoami", headers={IDENTITY_HEADER: "eyJzdWIiOiIxIn0.forged"})
+    assert forged.status_code == 401
+    me = Identity(uuid.uuid4(), "carol", Role.USER, UserStatus.APPROVED)
+    ok = await client.get(
+        "/api/whoami", headers={IDENTITY_HEADER: sign_identity(me, ctx.secret_key)}
+    )
+    assert ok.status_code == 200 and ok.json()["username"] == "carol"
+
+
+async def test_errors_map_to_status_without_leaking_internals(service) -> None:
+    _, client = service
+    conflict = await client.post("/api/conflict")
+    assert conflict.status_code == 409
+    assert conflict.json() == {"detail": {"code": "name_taken", "message": "That name is taken"}}
+    boom = await client.get("/api/boom")
+    assert boom.status_code == 500
+    assert "secret internals" not in boom.text and "correlation_id" in boom.json()
+
+
+async def test_log_lines_are_json_with_service_and_correlation_id(service, caplog) -> None:
+    ctx, client = service
+    me = Identity(uuid.uuid4(), "dave", Role.USER, UserStatus.APPROVED)
+    with caplog.at_level(logging.INFO):
+        await client.get(
+            "/api/whoami",
+            headers={
+                IDENTITY_HEADER: sign_identity(me, ctx.secret_key),
+                CORRELATION_HEADER: "cid-7",
+            },
+        )
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
+    called = next(line for line in lines if line["message"] == "whoami called")
+    assert called["correlation_id"] == "cid-7" and called["service"] == "notifier"
+    assert called["user"] == "dave"
+    access = next(line for line in lines if line["message"] == "request")
+    assert access["path"] == "/api/whoami" and access["status"] == 200

@@ -1,0 +1,1 @@
+"""Accounts: registration, login, profiles, admin review and the bootstrap admin."""

@@ -1,0 +1,208 @@
+"""End to end, over HTTP, against the platform started the way a person starts it.
+
+Standalone: ``python -m flageval_launcher up`` (one process, SQLite, in-memory bus, local store),
+stopped and started again to show nothing is lost. Mesh: ``python -m flageval_launcher mesh``
+(one process per service, this machine's PostgreSQL and RabbitMQ, an S3 server), where the
+approval event reaches the notifier through RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from flageval_platform.testing import PG_URL, free_port
+
+pytestmark = pytest.mark.e2e
+
+ADMIN_EMAIL = "root@example.org"
+ADMIN_PASSWORD = "admin-Passw0rd-e2e"
+
+
+@contextmanager
+def platform(command: str, env: dict[str, str], log_path: Path, port: int) -> Iterator[str]:
+    """Start ``flageval <command>``, wait for /api/health, yield the base URL, stop it."""
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flageval_launcher", command],
+            # Only what the test sets: a developer's own FLAGEVAL_* variables must not leak in.
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("FLAGEVAL_")}, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"platform exited early:\n{log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"platform never became healthy:\n{log_path.read_text()[-4000:]}"
+                )
+            time.sleep(0.3)
+        yield base
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def login(client: httpx.Client, email: str, password: str) -> dict[str, str]:
+    reply = client.post("/api/auth/login", json={"email": email, "password": password})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["token_type"] == "bearer"
+    return {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+
+def account_flow(base: str) -> tuple[str, str, str]:
+    """register → profile → admin approves → login; returns (user id, email, password)."""
+    suffix = uuid.uuid4().hex[:8]
+    email, password = f"alice-{suffix}@example.org", "correct-horse-42"
+    with httpx.Client(base_url=base, timeout=10) as client:
+        reply = client.post(
+            "/api/auth/register",
+            json={"email": email, "username": f"alice_{suffix}", "password": password},
+        )
+        assert reply.status_code == 201, reply.text
+        user_id = reply.json()["id"]
+        assert reply.json()["status"] == "registered"
+
+        alice = login(client, email, password)
+        assert client.get("/api/me", headers=alice).json()["status"] == "registered"
+        # Not approved yet: evaluation and image routes answer 403 with a reason.
+        denied = client.get("/api/evaluations", headers=alice)
+        assert denied.status_code == 403 and "profile" in str(denied.json()["detail"]).lower()
+        assert client.get("/api/images", headers=alice).status_code == 403
+
+        profile = {
+            "real_name": "Alice Liddell",
+            "organization": "Wonderland Lab",
+            "purpose": "LLM eval",
+        }
+        reply = client.put("/api/me/profile", json=profile, headers=alice)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["status"] == "pending_review"
+
+        # A normal user cannot review; the admin can.
+        assert client.get("/api/admin/users", headers=alice).status_code == 403
+        admin = login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        pending = client.get("/api/admin/users", params={"status": "pending_review"}, headers=admin)
+        assert pending.status_code == 200
+        assert user_id in [u["id"] for u in pending.json()]
+        reply = client.post(
+            f"/api/admin/users/{user_id}/review", json={"decision": "approve"}, headers=admin
+        )
+        assert reply.status_code == 200, reply.text
+
+        alice = login(client, email, password)
+        me = client.get("/api/me", headers=alice).json()
+        assert me["status"] == "approved" and me["profile"]["organization"] == "Wonderland Lab"
+        # Approved: the guard lets the request through to the evaluation service.
+        assert client.get("/api/evaluations", headers=alice).status_code != 403
+    return user_id, email, password
+
+
+def wait_for_notification(base: str, headers: dict[str, str], title_part: str) -> dict:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        reply = httpx.get(f"{base}/api/me/notifications", headers=headers, timeout=5)
+        assert reply.status_code == 200, reply.text
+        found = [n for n in reply.json() if title_part in n["title"]]
+        if found:
+            return found[0]
+        time.sleep(0.3)
+    raise AssertionError(f"no notification containing {title_part!r}")
+
+
+def test_standalone_account_flow_and_restart_keeps_data(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "FLAGEVAL_PORT": str(port),
+        "FLAGEVAL_DATA_DIR": str(tmp_path / "data"),
+        "FLAGEVAL_ADMIN_EMAIL": ADMIN_EMAIL,
+        "FLAGEVAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    with platform("up", env, tmp_path / "standalone.log", port) as base:
+        health = httpx.get(f"{base}/api/health").json()
+        assert health["status"] == "ok"
+        assert httpx.get(f"{base}/api/openapi.json").status_code == 200
+        _, email, password = account_flow(base)
+        with httpx.Client(base_url=base) as client:
+            alice = login(client, email, password)
+        wait_for_notification(base, alice, "approved")
+    # Same data directory, new process: the account and its approval are still there.
+    with platform("up", env, tmp_path / "standalone.log", port) as base:
+        with httpx.Client(base_url=base) as client:
+            alice = login(client, email, password)
+            assert client.get("/api/me", headers=alice).json()["status"] == "approved"
+            admins = client.get(
+                "/api/admin/users", headers=login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+            )
+            assert [u["email"] for u in admins.json()].count(ADMIN_EMAIL) == 1
+    assert (tmp_path / "data" / "gateway.db").exists()
+    assert ADMIN_PASSWORD not in (tmp_path / "standalone.log").read_text()
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+def test_mesh_account_flow_over_postgres_rabbitmq_and_s3(tmp_path: Path) -> None:
+    database = f"flageval_e2e_{uuid.uuid4().hex[:8]}"
+    pg = PG_URL.rsplit("/", 1)[0]
+    port = free_port()
+    env = {
+        "FLAGEVAL_PORT": str(port),
+        "FLAGEVAL_DATA_DIR": str(tmp_path / "data"),
+        "FLAGEVAL_DATABASE_URL": f"{pg}/{database}",
+        "FLAGEVAL_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/",
+        "FLAGEVAL_MESH_BASE_PORT": str(free_port()),
+        "FLAGEVAL_MESH_S3_PORT": str(free_port()),
+        "FLAGEVAL_ADMIN_EMAIL": ADMIN_EMAIL,
+        "FLAGEVAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    try:
+        with platform("mesh", env, tmp_path / "mesh.log", port) as base:
+            health = httpx.get(f"{base}/api/health").json()
+            assert set(health["services"]) >= {"eval-api", "scheduler", "upload", "notifier"}
+            _, email, password = account_flow(base)
+            with httpx.Client(base_url=base) as client:
+                alice = login(client, email, password)
+            # gateway outbox → RabbitMQ → notifier's inbox → in-app notification
+            wait_for_notification(base, alice, "approved")
+    finally:
+        _drop_database(pg, database)
+    assert ADMIN_PASSWORD not in (tmp_path / "mesh.log").read_text()
+
+
+def _drop_database(pg: str, name: str) -> None:
+    import asyncio
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(pg.replace("postgresql+asyncpg", "postgresql") + "/postgres")
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
