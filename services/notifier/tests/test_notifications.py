@@ -19,8 +19,8 @@ from flageval_platform.storage.local import LocalObjectStore
 SECRET = "n" * 48
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def notifier(request: pytest.FixtureRequest, tmp_path: Path):
+@pytest.fixture
+async def notifier(database, tmp_path: Path):
     settings = Settings(data_dir=tmp_path, secret_key=SECRET)
     bus = MemoryBus()
     await bus.connect()
@@ -30,8 +30,8 @@ async def notifier(request: pytest.FixtureRequest, tmp_path: Path):
         bus=bus,
         store=LocalObjectStore(tmp_path / "o", public_url="http://t", secret_key=SECRET),
         owns_infrastructure=False,
-        # PostgreSQL: the fixture's private schema, so tests never see each other's rows.
-        database=request.getfixturevalue("pg_database") if request.param == "postgres" else None,
+        # SQLite, or PostgreSQL in a private schema: tests never see each other's rows.
+        database=database,
     )
     app = build_app(ctx, manage_lifecycle=False)
     await ctx.start()

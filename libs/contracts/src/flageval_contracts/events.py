@@ -6,6 +6,7 @@ patterns such as ``run.*``.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,7 +117,7 @@ class ImageImported(_Payload):
 class EventSpec:
     type: str
     version: int
-    payload: type[BaseModel]
+    payload: builtins.type[BaseModel]
     description: str
 
 

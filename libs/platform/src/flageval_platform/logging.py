@@ -49,6 +49,22 @@ def set_service(service: str) -> None:
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+    # Stamp the context on the record when it is made: a handler may format it later,
+    # outside the request or message that produced it.
+    record = _base_factory(*args, **kwargs)
+    record.correlation_id = _correlation_id.get()
+    record.service = _service.get()
+    return record
+
+
+if not getattr(_base_factory, "_flageval", False):
+    _record_factory._flageval = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(_record_factory)
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, service, correlation_id, extras."""
@@ -60,14 +76,17 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        service = _service.get()
-        if service:
-            doc["service"] = service
-        cid = _correlation_id.get()
-        if cid:
-            doc["correlation_id"] = cid
+        for key in ("service", "correlation_id"):
+            value = getattr(record, key, None)
+            if value:
+                doc[key] = value
         for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
+            if (
+                key not in _RESERVED
+                and key not in doc
+                and value is not None
+                and not key.startswith("_")
+            ):
                 doc[key] = (
                     value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
                 )

@@ -245,3 +245,16 @@ def build_app(
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware, service=ctx.name)
     return app
+
+
+def app_factory(
+    definition: ServiceDefinition, settings_class: type[Settings] = Settings
+) -> Callable[[Settings | None], FastAPI]:
+    """``create_app(settings=None)`` for a service run as its own process (mesh mode)."""
+
+    def create_app(settings: Settings | None = None) -> FastAPI:
+        ctx = ServiceContext.standalone_process(definition, settings or settings_class())
+        return build_app(ctx)
+
+    create_app.__doc__ = f"The {definition.name} service as its own process (mesh mode)."
+    return create_app

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
-
 from flageval_leaderboard.config import ServiceSettings
 from flageval_leaderboard.models import messaging, metadata
+from flageval_platform.service import ServiceDefinition, app_factory
 
 definition = ServiceDefinition(
     name="leaderboard",
@@ -18,8 +16,4 @@ definition = ServiceDefinition(
     routers=lambda _ctx: [],
 )
 
-
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The leaderboard service as its own process (mesh mode)."""
-    ctx = ServiceContext.standalone_process(definition, settings or ServiceSettings())
-    return build_app(ctx)
+create_app = app_factory(definition, ServiceSettings)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from flageval_notifier.api import notifications
 from flageval_notifier.config import ServiceSettings
 from flageval_notifier.models import messaging, metadata
 from flageval_notifier.notifications.service import record_event
 from flageval_platform.bus import Subscription
-from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
+from flageval_platform.service import ServiceContext, ServiceDefinition, app_factory
 
 
 def consumers(ctx: ServiceContext) -> list[Subscription]:
@@ -34,8 +32,4 @@ definition = ServiceDefinition(
     subscriptions=consumers,
 )
 
-
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The notifier as its own process (mesh mode)."""
-    ctx = ServiceContext.standalone_process(definition, settings or ServiceSettings())
-    return build_app(ctx)
+create_app = app_factory(definition, ServiceSettings)

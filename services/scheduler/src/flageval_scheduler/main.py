@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
-
+from flageval_platform.service import ServiceDefinition, app_factory
 from flageval_scheduler.config import ServiceSettings
 from flageval_scheduler.models import messaging, metadata
 
@@ -18,8 +16,4 @@ definition = ServiceDefinition(
     routers=lambda _ctx: [],
 )
 
-
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The scheduler service as its own process (mesh mode)."""
-    ctx = ServiceContext.standalone_process(definition, settings or ServiceSettings())
-    return build_app(ctx)
+create_app = app_factory(definition, ServiceSettings)

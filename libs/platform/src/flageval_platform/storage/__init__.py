@@ -8,6 +8,7 @@ from flageval_platform.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
+    SizeMismatch,
     StorageError,
     check_key,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "ObjectInfo",
     "ObjectNotFound",
     "ObjectStore",
+    "SizeMismatch",
     "StorageError",
     "check_key",
     "create_store",

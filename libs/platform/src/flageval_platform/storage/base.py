@@ -25,6 +25,27 @@ class InvalidKey(StorageError, ValueError):
     pass
 
 
+class SizeMismatch(StorageError, ValueError):
+    """A stream did not carry the number of bytes announced with ``length``."""
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix: like a key, except that it may be empty or end inside a segment."""
+    if not prefix:
+        return prefix
+    head, _, last = prefix.rpartition("/")
+    if (
+        prefix.startswith("/")
+        or "\\" in last
+        or any(ord(c) < 32 or ord(c) == 127 for c in last)
+        or last in (".", "..")
+    ):
+        raise InvalidKey(f"unsafe object key prefix {prefix!r}")
+    if head:
+        check_key(head)
+    return prefix
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
