@@ -3,9 +3,10 @@
 import importlib
 
 import pytest
+from sqlalchemy import inspect
+
 from flageval_platform import migrations
 from flageval_platform.db import Database
-from sqlalchemy import inspect
 
 SERVICES = ["eval_api", "scheduler", "upload", "image_registry", "leaderboard", "notifier"]
 

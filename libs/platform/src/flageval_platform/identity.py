@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass
 
 from flageval_contracts.enums import Role, UserStatus
-
 from flageval_platform.errors import Forbidden, Unauthorized
 
 IDENTITY_HEADER = "X-Flageval-Identity"
