@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flageval_contracts import Envelope
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -38,7 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flageval_platform.bus.base import Handler, MessageBus
+from flageval_contracts import Envelope
+from flageval_platform.bus.base import Handler, MessageBus, UnroutableError
 from flageval_platform.db import Database
 from flageval_platform.logging import correlation_scope
 from flageval_platform.metrics import MESSAGES_CONSUMED, MESSAGES_PUBLISHED
@@ -105,6 +105,10 @@ def drop_messaging_tables() -> None:
     op.drop_table("outbox")
 
 
+class _AlreadyProcessed(Exception):
+    """The inbox row of this message was committed by a concurrent delivery."""
+
+
 class Messaging:
     """The outbox and inbox tables of one service's metadata."""
 
@@ -150,17 +154,22 @@ class Messaging:
                         if seen is not None:
                             MESSAGES_CONSUMED.labels(self.service, consumer, "duplicate").inc()
                             return
-                        await session.execute(
-                            insert(self.inbox).values(
-                                consumer=consumer,
-                                message_id=envelope.id,
-                                type=envelope.type,
-                                processed_at=_utcnow(),
+                        try:
+                            await session.execute(
+                                insert(self.inbox).values(
+                                    consumer=consumer,
+                                    message_id=envelope.id,
+                                    type=envelope.type,
+                                    processed_at=_utcnow(),
+                                )
                             )
-                        )
+                        except IntegrityError as exc:
+                            # A concurrent delivery of the same message committed first.
+                            raise _AlreadyProcessed from exc
+                        # An IntegrityError of the handler's own work propagates: the
+                        # delivery fails (retry / dead letter) instead of being acked.
                         await handler(session, envelope)
-                except IntegrityError:
-                    # A concurrent delivery of the same message committed first.
+                except _AlreadyProcessed:
                     MESSAGES_CONSUMED.labels(self.service, consumer, "duplicate").inc()
                     return
                 MESSAGES_CONSUMED.labels(self.service, consumer, "ok").inc()
@@ -214,7 +223,7 @@ class OutboxRelay:
         sent = 0
         async with self.db.transaction() as session:
             query = (
-                select(self.table.c.seq, self.table.c.body)
+                select(self.table.c.seq, self.table.c.body, self.table.c.attempts)
                 .where(self.table.c.sent_at.is_(None))
                 .order_by(self.table.c.seq)
                 .limit(self.batch_size)
@@ -223,7 +232,7 @@ class OutboxRelay:
                 # Several relays (replicas) share the work without publishing a row twice.
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.execute(query)).all()
-            for seq, body in rows:
+            for seq, body, attempts in rows:
                 envelope = Envelope.model_validate(body)
                 try:
                     await self.bus.publish(envelope)
@@ -233,15 +242,22 @@ class OutboxRelay:
                         .where(self.table.c.seq == seq)
                         .values(attempts=self.table.c.attempts + 1, last_error=str(exc)[:2000])
                     )
-                    log.warning(
-                        "outbox publish failed",
-                        extra={
-                            "event_type": envelope.type,
-                            "message_id": str(envelope.id),
-                            "error": str(exc),
-                        },
-                    )
-                    break
+                    tries = attempts + 1
+                    if tries & (tries - 1) == 0:  # 1st, 2nd, 4th, 8th… try: no log flood
+                        log.warning(
+                            "outbox publish failed",
+                            extra={
+                                "event_type": envelope.type,
+                                "message_id": str(envelope.id),
+                                "attempts": tries,
+                                "error": str(exc),
+                            },
+                        )
+                    if isinstance(exc, UnroutableError):
+                        # Nobody listens to this type yet: keep it for when a queue is bound,
+                        # but do not hold back the events behind it.
+                        continue
+                    break  # the broker is unreachable: keep order, try the batch again later
                 await session.execute(
                     update(self.table)
                     .where(self.table.c.seq == seq)
@@ -272,7 +288,8 @@ class OutboxRelay:
             self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")
 
     async def stop(self) -> None:
-        OutboxRelay.current.pop(id(self.table), None)
+        if OutboxRelay.current.get(id(self.table)) is self:
+            OutboxRelay.current.pop(id(self.table), None)
         if self._task is not None:
             self._task.cancel()
             try:

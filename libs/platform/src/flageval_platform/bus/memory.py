@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from flageval_contracts import Envelope
-
 from flageval_platform.bus.base import (
     BusError,
     DeadLetter,
