@@ -10,10 +10,18 @@ class PlatformError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.headers = headers or {}
         self.extra = extra
 
     @property
@@ -57,3 +65,7 @@ class BadGateway(PlatformError):
 
 class ServiceUnavailable(PlatformError):
     status_code = 503
+
+
+class GatewayTimeout(PlatformError):
+    status_code = 504

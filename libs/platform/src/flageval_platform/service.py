@@ -163,8 +163,10 @@ class RequestContextMiddleware:
                 nonlocal status
                 if message["type"] == "http.response.start":
                     status = message["status"]
-                    headers = list(message.get("headers", []))
-                    headers.append((CORRELATION_HEADER.lower().encode(), cid.encode()))
+                    # Replace, not append: an in-process service behind the gateway has set it too.
+                    name = CORRELATION_HEADER.lower().encode()
+                    headers = [h for h in message.get("headers", []) if h[0].lower() != name]
+                    headers.append((name, cid.encode()))
                     message = {**message, "headers": headers}
                 await send(message)
 
@@ -193,7 +195,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PlatformError)
     async def _platform_error(_request: Request, exc: PlatformError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

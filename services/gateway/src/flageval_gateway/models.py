@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flageval_contracts.enums import Role, UserStatus
-from flageval_platform.outbox import Messaging
 from sqlalchemy import DateTime, MetaData, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from flageval_contracts.enums import Role, UserStatus
+from flageval_platform.outbox import Messaging
 
 metadata = MetaData()
 messaging = Messaging(metadata, service="gateway")

@@ -7,6 +7,7 @@ Create Date: 2026-11-27
 
 import sqlalchemy as sa
 from alembic import op
+
 from flageval_platform.outbox import create_messaging_tables, drop_messaging_tables
 
 revision = "20261127_0001"

@@ -1,0 +1,1 @@
+"""Routers of the gateway's own endpoints: parse, authorize, call a service function, reply."""

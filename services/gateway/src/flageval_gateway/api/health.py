@@ -1,0 +1,54 @@
+"""``GET /api/health``: can the platform serve? The gateway and every routed service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from flageval_gateway.routing.backends import Backend
+from flageval_platform.service import ServiceContext
+
+CHECK_TIMEOUT_SECONDS = 5.0
+
+
+async def _check(probe: Awaitable[str]) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            return await probe
+    except TimeoutError:
+        return "unavailable: no answer in time"
+    except Exception as exc:  # health reports, it does not raise
+        return f"unavailable: {type(exc).__name__}"
+
+
+async def _gateway_readiness(ctx: ServiceContext) -> str:
+    checks = await ctx.readiness()
+    failed = {k: v for k, v in checks.items() if v != "ok"}
+    return "ok" if not failed else "; ".join(f"{k}: {v}" for k, v in failed.items())
+
+
+def router(ctx: ServiceContext) -> APIRouter:
+    api = APIRouter(tags=["health"])
+
+    @api.get(
+        "/api/health",
+        summary="200 when the gateway and every routed service can serve, 503 otherwise",
+        responses={503: {"description": "Something cannot serve; see services"}},
+    )
+    async def health() -> JSONResponse:
+        backends: dict[str, Backend] = ctx.state.get("backends", {})
+        names = [ctx.name, *backends]
+        results = await asyncio.gather(
+            _check(_gateway_readiness(ctx)), *(_check(b.readiness()) for b in backends.values())
+        )
+        services = dict(zip(names, results, strict=True))
+        ok = all(v == "ok" for v in results)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "services": services},
+            status_code=200 if ok else 503,
+        )
+
+    return api

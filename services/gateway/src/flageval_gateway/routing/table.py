@@ -1,0 +1,61 @@
+"""The route table: which internal service serves a public path, and who may call it.
+
+Order matters: the first matching rule wins. The ``flageval-serving`` upload protocol paths
+come before the generic ``/api/evaluations`` rule (the CLI authenticates with an upload token,
+not a login), and the leaderboard's submission endpoint before the generic ``/api/runs`` rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Access(StrEnum):
+    PUBLIC = "public"  # anyone; a logged-in caller's identity is still forwarded
+    AUTHENTICATED = "authenticated"  # any logged-in user, whatever their status
+    APPROVED = "approved"  # an approved user (or an admin)
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    pattern: str
+    service: str
+    access: Access
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", re.compile(self.pattern))
+
+    def matches(self, path: str) -> bool:
+        return self.regex.search(path) is not None
+
+
+ROUTES: tuple[RouteRule, ...] = (
+    # flageval-serving upload protocol (SPEC §4).
+    RouteRule(r"^/api/evaluations/models(/|$)", "upload", Access.PUBLIC),
+    RouteRule(r"^/api/evaluations/manage/op_file$", "upload", Access.PUBLIC),
+    RouteRule(r"^/api/evaluations/[^/]+/(upload-tokens|bundles)(/|$)", "upload", Access.APPROVED),
+    RouteRule(r"^/api/runs/[^/]+/submissions$", "leaderboard", Access.APPROVED),
+    RouteRule(r"^/api/evaluations(/|$)", "eval-api", Access.APPROVED),
+    RouteRule(r"^/api/runs(/|$)", "eval-api", Access.APPROVED),
+    RouteRule(r"^/api/catalog$", "eval-api", Access.PUBLIC),
+    RouteRule(r"^/api/admin/(datasets|card-types)(/|$)", "eval-api", Access.ADMIN),
+    RouteRule(r"^/api/me/quota$", "scheduler", Access.AUTHENTICATED),
+    RouteRule(r"^/api/admin/quotas(/|$)", "scheduler", Access.ADMIN),
+    RouteRule(r"^/api/me/notifications(/|$)", "notifier", Access.AUTHENTICATED),
+    RouteRule(r"^/api/images(/|$)", "image-registry", Access.APPROVED),
+    RouteRule(r"^/api/admin/images(/|$)", "image-registry", Access.ADMIN),
+    RouteRule(r"^/api/leaderboards(/|$)", "leaderboard", Access.PUBLIC),
+)
+
+
+def resolve(path: str, routes: Sequence[RouteRule] = ROUTES) -> RouteRule | None:
+    """The first rule matching ``path``, or ``None``."""
+    for rule in routes:
+        if rule.matches(path):
+            return rule
+    return None

@@ -1,0 +1,34 @@
+"""The gateway's migration creates exactly what models.py declares, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+import flageval_gateway
+from flageval_gateway.models import metadata
+from flageval_platform import migrations
+
+SCRIPTS = Path(flageval_gateway.__file__).parent / "migrations"
+
+
+async def test_upgrade_matches_models_and_downgrades(database) -> None:
+    await migrations.upgrade(database, SCRIPTS)
+    async with database.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert {"users", "outbox", "inbox"} <= tables
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(
+                MigrationContext.configure(c, opts={"compare_type": True}), metadata
+            )
+        )
+    assert diff == []
+
+    await migrations.downgrade(database, SCRIPTS)
+    async with database.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert not {"users", "outbox", "inbox"} & tables
+    await migrations.upgrade(database, SCRIPTS)

@@ -1,0 +1,142 @@
+"""POST /api/auth/register: every field's rules, duplicates (also racing), the event."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+PASSWORD = "Correct-horse-9"  # the harness's default (conftest.PASSWORD)
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {"email": "ada@example.com", "username": "ada_l", "password": PASSWORD, **overrides}
+
+
+async def test_register_creates_a_registered_user(gateway) -> None:
+    r = await gateway.client.post("/api/auth/register", json=body(email="  Ada@Example.COM "))
+    assert r.status_code == 201, r.text
+    user = r.json()
+    assert user["email"] == "ada@example.com"
+    assert user["username"] == "ada_l"
+    assert user["role"] == "user"
+    assert user["status"] == "registered"
+    assert user["profile"] is None
+    assert {"id", "email", "username", "role", "status", "profile"} <= set(user)
+    assert "password" not in r.text and "argon2" not in r.text
+
+    rows = await gateway.outbox()
+    registered = [row for row in rows if row["type"] == "user.registered"]
+    assert len(registered) == 1
+    assert registered[0]["payload"] == {
+        "user_id": user["id"],
+        "email": "ada@example.com",
+        "username": "ada_l",
+    }
+    assert registered[0]["producer"] == "gateway"
+    # The relay publishes it on the bus.
+    events = await gateway.wait_for_events(1)
+    assert [e.type for e in events] == ["user.registered"]
+
+
+@pytest.mark.parametrize(
+    ("second", "word"),
+    [
+        (body(username="someone_else"), "email"),
+        (body(username="someone_else", email="ADA@example.com"), "email"),
+        (body(email="other@example.com"), "username"),
+        (body(email="other@example.com", username="ADA_L"), "username"),
+    ],
+)
+async def test_duplicates_are_409(gateway, second: dict[str, Any], word: str) -> None:
+    assert (await gateway.client.post("/api/auth/register", json=body())).status_code == 201
+    r = await gateway.client.post("/api/auth/register", json=second)
+    assert r.status_code == 409
+    assert word in r.json()["detail"].lower()
+
+
+BAD_FIELDS = [
+    # email
+    {"email": ""},
+    {"email": "not-an-email"},
+    {"email": "ada@"},
+    {"email": "@example.com"},
+    {"email": "ada@@example.com"},
+    {"email": "ada@example"},
+    {"email": "ada @example.com"},
+    {"email": "a" * 300 + "@example.com"},
+    {"email": 42},
+    {"email": None},
+    # username
+    {"username": ""},
+    {"username": "ab"},
+    {"username": "a" * 33},
+    {"username": "with space"},
+    {"username": "bad!char"},
+    {"username": "dot.ted"},
+    {"username": "ünïcode"},
+    {"username": "line\nbreak"},
+    {"username": 12345},
+    # password
+    {"password": ""},
+    {"password": "short1A"},
+    {"password": "a1" * 64 + "x"},
+    {"password": "onlyletters"},
+    {"password": "1234567890"},
+    {"password": "xx-ADA_L-99"},  # contains the username (any case)
+    {"password": "ada@example-7"},  # contains the email's local part
+    {"password": None},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_FIELDS, ids=lambda b: repr(b)[:40])
+async def test_bad_values_are_422(gateway, bad: dict[str, Any]) -> None:
+    r = await gateway.client.post("/api/auth/register", json=body(**bad))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]
+    assert await gateway.outbox() == []
+
+
+@pytest.mark.parametrize("missing", ["email", "username", "password"])
+async def test_missing_fields_are_422(gateway, missing: str) -> None:
+    data = body()
+    del data[missing]
+    assert (await gateway.client.post("/api/auth/register", json=data)).status_code == 422
+
+
+async def test_non_json_body_is_422(gateway) -> None:
+    r = await gateway.client.post(
+        "/api/auth/register", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    r = await gateway.client.post("/api/auth/register", json=["a", "list"])
+    assert r.status_code == 422
+
+
+async def test_limits_are_inclusive(gateway) -> None:
+    ok = [
+        body(username="abc", email="abc@example.com", password="pass-123"),  # 3 / 8 chars
+        body(username="Z" * 32, email="z@example.com", password="p1" * 64),  # 32 / 128 chars
+    ]
+    for data in ok:
+        r = await gateway.client.post("/api/auth/register", json=data)
+        assert r.status_code == 201, r.text
+
+
+async def test_concurrent_duplicates_give_one_201(any_db_gateway) -> None:
+    gw = any_db_gateway
+
+    async def attempt(i: int, *, same: str) -> int:
+        data = (
+            body(username=f"racer_{i}", email="race@example.com")
+            if same == "email"
+            else body(username="Racer" if i % 2 else "rACER", email=f"r{i}@example.com")
+        )
+        return (await gw.client.post("/api/auth/register", json=data)).status_code
+
+    for same in ("email", "username"):
+        codes = await asyncio.gather(*(attempt(i, same=same) for i in range(8)))
+        assert sorted(codes) == [201] + [409] * 7, codes
+    registered = [r for r in await gw.outbox() if r["type"] == "user.registered"]
+    assert len(registered) == 2
