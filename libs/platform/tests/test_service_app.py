@@ -142,3 +142,40 @@ async def test_log_lines_are_json_with_service_and_correlation_id(service, caplo
     assert called["user"] == "dave"
     access = next(line for line in lines if line["message"] == "request")
     assert access["path"] == "/api/whoami" and access["status"] == 200
+
+
+async def test_validation_errors_never_echo_the_submitted_value(tmp_path: Path) -> None:
+    from pydantic import BaseModel
+
+    class Login(BaseModel):
+        password: int
+
+    metadata = MetaData()
+    router = APIRouter()
+
+    @router.post("/api/login")
+    async def login(body: Login) -> None:
+        return None
+
+    definition = ServiceDefinition(
+        name="notifier",
+        metadata=metadata,
+        messaging=Messaging(metadata, service="notifier"),
+        migrations=NOTIFIER_MIGRATIONS,
+        routers=lambda _ctx: [router],
+    )
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 48)
+    ctx = ServiceContext(
+        definition,
+        settings,
+        bus=MemoryBus(),
+        store=LocalObjectStore(tmp_path / "o", public_url="http://t", secret_key="k" * 48),
+    )
+    app = build_app(ctx, manage_lifecycle=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        reply = await client.post("/api/login", json={"password": "hunter2-secret"})
+    assert reply.status_code == 422
+    assert "hunter2-secret" not in reply.text
+    assert reply.json()["detail"][0]["loc"] == ["body", "password"]

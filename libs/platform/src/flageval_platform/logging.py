@@ -47,7 +47,7 @@ def set_service(service: str) -> None:
     _service.set(service)
 
 
-_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 _base_factory = logging.getLogRecordFactory()
 
