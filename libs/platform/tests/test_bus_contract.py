@@ -7,9 +7,8 @@ own exchange and queue names, and the fixture deletes them afterwards.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,28 +25,13 @@ from flageval_platform.bus import (
 )
 from flageval_platform.bus.memory import MemoryBus, topic_matches
 from flageval_platform.bus.rabbitmq import RabbitMQBus
-from flageval_platform.testing import unique
+from flageval_platform.testing import eventually, unique
 
 FAST = (0.05, 0.1)
 
 
 def envelope(type: str = "test.thing.happened", **payload: Any) -> Envelope:
     return Envelope(type=type, producer="tests", payload=payload, correlation_id=unique("c"))
-
-
-async def eventually(check: Callable[[], Any], within: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(interval)
 
 
 @dataclass

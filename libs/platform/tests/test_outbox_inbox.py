@@ -7,10 +7,9 @@ outbox/inbox of :class:`Messaging`) is created in the per-test database.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,7 @@ from flageval_platform.bus.memory import MemoryBus
 from flageval_platform.bus.rabbitmq import RabbitMQBus
 from flageval_platform.db import Database
 from flageval_platform.outbox import Messaging, OutboxRelay
-from flageval_platform.testing import unique
+from flageval_platform.testing import eventually, unique
 
 EVENT = "widget.created"
 
@@ -172,20 +171,6 @@ async def any_bus(request: pytest.FixtureRequest, amqp_url: str) -> AsyncIterato
             await channel.exchange_delete(f"{exchange}.dlx")
         finally:
             await connection.close()
-
-
-async def eventually(check: Callable[[], Any], within: float = 10.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.02)
 
 
 async def settle(bus: MessageBus) -> None:

@@ -8,12 +8,15 @@ tests never see each other's data.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -22,6 +25,21 @@ from flageval_platform.db import Database
 
 PG_URL = os.environ.get("FLAGEVAL_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 AMQP_URL = os.environ.get("FLAGEVAL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+async def eventually(check: Callable[[], Any], within: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy, or fail after ``within``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(interval)
 
 
 def free_port() -> int:
