@@ -545,3 +545,16 @@ async def test_an_unroutable_event_does_not_hold_back_the_events_behind_it(
     rows = {row.message_id: row for row in await schema.outbox_rows()}
     assert rows[orphan.id].sent_at is None and rows[orphan.id].attempts == 1
     assert rows[env.id].sent_at is not None
+
+
+async def test_consumer_runs_under_the_correlation_id_of_the_event(schema: Schema) -> None:
+    from flageval_platform.logging import get_correlation_id
+
+    seen: list[str | None] = []
+
+    async def handler(_session: AsyncSession, _env: Envelope) -> None:
+        seen.append(get_correlation_id())
+
+    consume = schema.messaging.idempotent(schema.db, "corr", handler)
+    await consume(Envelope(type=EVENT, producer="test", correlation_id="trace-77"))
+    assert seen == ["trace-77"]

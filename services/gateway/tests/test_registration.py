@@ -15,7 +15,11 @@ def body(**overrides: Any) -> dict[str, Any]:
 
 
 async def test_register_creates_a_registered_user(gateway) -> None:
-    r = await gateway.client.post("/api/auth/register", json=body(email="  Ada@Example.COM "))
+    r = await gateway.client.post(
+        "/api/auth/register",
+        json=body(email="  Ada@Example.COM "),
+        headers={"X-Correlation-ID": "trace-register-1"},
+    )
     assert r.status_code == 201, r.text
     user = r.json()
     assert user["email"] == "ada@example.com"
@@ -35,6 +39,8 @@ async def test_register_creates_a_registered_user(gateway) -> None:
         "username": "ada_l",
     }
     assert registered[0]["producer"] == "gateway"
+    # The request's correlation id travels on in the event (and so into the consumers' logs).
+    assert registered[0]["correlation_id"] == "trace-register-1"
     # The relay publishes it on the bus.
     events = await gateway.wait_for_events(1)
     assert [e.type for e in events] == ["user.registered"]
