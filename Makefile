@@ -47,8 +47,9 @@ format: install
 schemas: install
 	$(PY) -m flageval_contracts.schema_export schemas
 
+## Every benchmark under bench/ (files starting with _ are helpers, not benchmarks)
 bench: install
-	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do $(PY) $$b; done || echo "no benchmarks yet"
+	@for b in bench/[!_]*.py; do [ -f "$$b" ] || continue; echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache .mypy_cache

@@ -51,6 +51,15 @@ class UserReviewed(_Payload):
     reviewer_id: uuid.UUID
 
 
+class EvaluationChanged(_Payload):
+    """An evaluation as other services need to know it (who owns it, which domain)."""
+
+    evaluation_id: uuid.UUID
+    owner_id: uuid.UUID
+    domain: Domain
+    name: str
+
+
 class BundleReady(_Payload):
     evaluation_id: uuid.UUID
     owner_id: uuid.UUID
@@ -129,6 +138,8 @@ EVENTS: dict[str, EventSpec] = {
             "user.profile_submitted", 1, UserProfileSubmitted, "A profile awaits admin review."
         ),
         EventSpec("user.reviewed", 1, UserReviewed, "An admin approved or rejected a user."),
+        EventSpec("evaluation.created", 1, EvaluationChanged, "A user created an evaluation."),
+        EventSpec("evaluation.updated", 1, EvaluationChanged, "An evaluation's details changed."),
         EventSpec("bundle.ready", 1, BundleReady, "An uploaded bundle is complete and checked."),
         EventSpec("run.requested", 1, RunRequested, "A user asked for a validation/formal run."),
         EventSpec("run.stop_requested", 1, RunStopRequested, "A user asked to stop a run."),
