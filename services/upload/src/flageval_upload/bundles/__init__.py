@@ -1,0 +1,1 @@
+"""Checks on uploaded bundles (a version of a model and its code)."""
