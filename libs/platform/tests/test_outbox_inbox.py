@@ -197,6 +197,7 @@ class FlakyBus(MemoryBus):
 
 def relay_for(schema: Schema, bus: MessageBus, **kw: Any) -> OutboxRelay:
     kw.setdefault("poll_seconds", 0.05)
+    kw.setdefault("retry_seconds", 0.0)  # retry failed rows at every round unless a test says
     return OutboxRelay(schema.db, schema.messaging, bus, service="test", **kw)
 
 
@@ -558,3 +559,27 @@ async def test_consumer_runs_under_the_correlation_id_of_the_event(schema: Schem
     consume = schema.messaging.idempotent(schema.db, "corr", handler)
     await consume(Envelope(type=EVENT, producer="test", correlation_id="trace-77"))
     assert seen == ["trace-77"]
+
+
+async def test_failed_rows_cannot_starve_fresh_ones_and_are_retried_at_a_slower_pace(
+    schema: Schema, memory_bus: MemoryBus
+) -> None:
+    probe = schema.consumer()
+    await memory_bus.subscribe(probe.subscription())
+    relay = relay_for(schema, memory_bus, batch_size=10, retry_seconds=3600)
+    async with schema.db.transaction() as session:
+        for _ in range(25):  # more unroutable rows than a batch
+            await schema.messaging.enqueue(
+                session, Envelope(type="gadget.created", producer="test", payload={})
+            )
+    await relay.relay_once()
+    await relay.relay_once()
+    await relay.relay_once()
+    async with schema.db.transaction() as session:
+        env = await schema.create_widget(session, "after-the-orphans")
+    assert await relay.relay_once() == 1
+    await memory_bus.join()
+    assert probe.deliveries == {env.id: 1}
+    rows = await schema.outbox_rows()
+    # Each orphan was tried once: the retry pace (an hour here) held them back since.
+    assert sorted(r.attempts for r in rows if r.sent_at is None) == [1] * 25

@@ -128,3 +128,28 @@ async def test_bad_input_gets_a_4xx(notifier, method: str, path: str, params) ->
 async def test_anonymous_callers_are_refused(notifier) -> None:
     _, _, client = notifier
     assert (await client.get("/api/me/notifications")).status_code == 401
+
+
+async def test_bundle_ready_tells_the_owner_whether_the_upload_is_usable(notifier) -> None:
+    ctx, bus, client = notifier
+    owner = uuid.uuid4()
+    for version, valid, problems in ((1, False, ["`meta.json` is missing"]), (2, True, [])):
+        await bus.publish(
+            new_envelope(
+                "bundle.ready",
+                {
+                    "evaluation_id": str(uuid.uuid4()),
+                    "owner_id": str(owner),
+                    "bundle_id": str(uuid.uuid4()),
+                    "version": version,
+                    "valid": valid,
+                    "problems": problems,
+                },
+                producer="upload",
+            )
+        )
+    await bus.join()
+    notes = (await client.get("/api/me/notifications", headers=_headers(ctx, owner))).json()
+    by_title = {n["title"]: n["body"] for n in notes}
+    assert "Upload version 2 is complete and valid" in by_title
+    assert "`meta.json` is missing" in by_title["Upload version 1 has problems"]

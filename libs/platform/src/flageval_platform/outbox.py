@@ -191,6 +191,7 @@ class OutboxRelay:
         service: str,
         poll_seconds: float = 0.5,
         batch_size: int = 100,
+        retry_seconds: float = 5.0,
     ) -> None:
         self.db = db
         self.table = messaging.outbox
@@ -198,6 +199,8 @@ class OutboxRelay:
         self.service = service
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
+        self.retry_seconds = retry_seconds
+        self._next_retry_at = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -222,16 +225,15 @@ class OutboxRelay:
         """Publish up to one batch of unsent rows; return how many were published."""
         sent = 0
         async with self.db.transaction() as session:
-            query = (
-                select(self.table.c.seq, self.table.c.body, self.table.c.attempts)
-                .where(self.table.c.sent_at.is_(None))
-                .order_by(self.table.c.seq)
-                .limit(self.batch_size)
-            )
-            if not self.db.is_sqlite:
-                # Several relays (replicas) share the work without publishing a row twice.
-                query = query.with_for_update(skip_locked=True)
-            rows = (await session.execute(query)).all()
+            rows = []
+            now = asyncio.get_running_loop().time()
+            if now >= self._next_retry_at:
+                # Rows that failed before go first (they are older), but only every
+                # retry_seconds: a type nobody subscribes to yet must not cost a publish per poll.
+                self._next_retry_at = now + self.retry_seconds
+                rows += await self._unsent(session, retried=True)
+            # Fresh rows have their own batch, so failed rows can never starve them.
+            rows += await self._unsent(session, retried=False)
             for seq, body, attempts in rows:
                 envelope = Envelope.model_validate(body)
                 try:
@@ -266,6 +268,19 @@ class OutboxRelay:
                 MESSAGES_PUBLISHED.labels(self.service, envelope.type).inc()
                 sent += 1
         return sent
+
+    async def _unsent(self, session: AsyncSession, *, retried: bool) -> list[Any]:
+        attempted = self.table.c.attempts > 0 if retried else self.table.c.attempts == 0
+        query = (
+            select(self.table.c.seq, self.table.c.body, self.table.c.attempts)
+            .where(self.table.c.sent_at.is_(None), attempted)
+            .order_by(self.table.c.seq)
+            .limit(self.batch_size)
+        )
+        if not self.db.is_sqlite:
+            # Several relays (replicas) share the work without publishing a row twice.
+            query = query.with_for_update(skip_locked=True)
+        return list((await session.execute(query)).all())
 
     async def run(self) -> None:
         while True:

@@ -13,13 +13,18 @@ from flageval_platform.service import ServiceContext, ServiceDefinition, app_fac
 
 
 def consumers(ctx: ServiceContext) -> list[Subscription]:
-    """The notifier hears every user event (it tells people about reviews)."""
+    """The notifier hears the events worth telling a person about (reviews, uploads)."""
     return [
         Subscription(
             queue="notifier.user-events",
             bindings=["user.#"],
             handler=ctx.messaging.idempotent(ctx.db, "notifier.user-events", record_event),
-        )
+        ),
+        Subscription(
+            queue="notifier.bundle-events",
+            bindings=["bundle.ready"],
+            handler=ctx.messaging.idempotent(ctx.db, "notifier.bundle-events", record_event),
+        ),
     ]
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flageval_contracts import Envelope
-from flageval_contracts.events import UserReviewed
+from flageval_contracts.events import BundleReady, UserReviewed
 from flageval_notifier.models import Notification
 from flageval_platform.errors import NotFound
 
@@ -27,8 +27,22 @@ def _from_user_reviewed(envelope: Envelope) -> Notification:
     )
 
 
+def _from_bundle_ready(envelope: Envelope) -> Notification:
+    event = BundleReady.model_validate(envelope.payload)
+    if event.valid:
+        title = f"Upload version {event.version} is complete and valid"
+        body = "You can now start a validation or a formal run with it."
+    else:
+        title = f"Upload version {event.version} has problems"
+        listed = "\n".join(f"- {p}" for p in event.problems[:20])
+        body = f"Fix these and upload again with a new token:\n{listed}"
+    return Notification(
+        user_id=event.owner_id, kind="bundle.ready", title=title, body=body, event_id=envelope.id
+    )
+
+
 #: Event type → how it becomes a notification. Events of other types are recorded as seen only.
-RENDERERS = {"user.reviewed": _from_user_reviewed}
+RENDERERS = {"user.reviewed": _from_user_reviewed, "bundle.ready": _from_bundle_ready}
 
 
 async def record_event(session: AsyncSession, envelope: Envelope) -> None:
