@@ -1,0 +1,1 @@
+"""Catalog: datasets, tasks and adaptation methods per domain, card types, model types."""
