@@ -206,3 +206,89 @@ def _drop_database(pg: str, name: str) -> None:
             await conn.close()
 
     asyncio.run(drop())
+
+
+SERVICE_PY = """from flageval.serving.service import NLPModelService
+
+
+class Service(NLPModelService):
+    def global_init(self):
+        self.prefix = "echo: "
+
+    def infer(self, req):
+        return self.prefix + req.prompt
+"""
+
+
+def _make_bundle(root: Path) -> dict[str, str]:
+    """A small NLP bundle; returns {path: sha256}."""
+    import hashlib
+    import json
+
+    files = {
+        "service.py": SERVICE_PY.encode(),
+        "meta.json": json.dumps({"parameter_scale_billion": 0.1}).encode(),
+        "model/config.json": b'{"layers": 2}',
+        "model/weights.bin": os.urandom(300_000),
+        "model/empty.txt": b"",
+    }
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    return {path: hashlib.sha256(data).hexdigest() for path, data in files.items()}
+
+
+def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: Path) -> None:
+    """The whole upload story as a person lives it, in standalone: create the evaluation, copy
+    the command from the token reply, interrupt nothing, see a valid version with the sha256s."""
+    import shlex
+    import shutil
+
+    cli = shutil.which("flageval-serving") or str(Path(sys.executable).parent / "flageval-serving")
+    port = free_port()
+    env = {
+        "FLAGEVAL_PORT": str(port),
+        "FLAGEVAL_DATA_DIR": str(tmp_path / "data"),
+        "FLAGEVAL_ADMIN_EMAIL": ADMIN_EMAIL,
+        "FLAGEVAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "FLAGEVAL_UPLOAD_CHUNK_KB": "64",  # several chunks per file without a big bundle
+    }
+    bundle = tmp_path / "my_model"
+    expected = _make_bundle(bundle)
+    with platform("up", env, tmp_path / "upload.log", port) as base:
+        _, email, password = account_flow(base)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            alice = login(client, email, password)
+            catalog = client.get("/api/catalog").json()
+            card = next(iter(catalog["card_types"]))["id"]
+            dataset = catalog["domains"]["nlp"]["datasets"][0]["id"]
+            created = client.post(
+                "/api/evaluations",
+                headers=alice,
+                json={
+                    "domain": "nlp",
+                    "name": f"echo-{uuid.uuid4().hex[:6]}",
+                    "description": "an echo model",
+                    "datasets": [dataset],
+                    "deploy_mode": "private",
+                    "private": {
+                        "image_id": "flageval/nlp-serving:latest",
+                        "card_type": card,
+                        "gpus": 1,
+                    },
+                },
+            )
+            assert created.status_code == 201, created.text
+            evaluation = created.json()["id"]
+            reply = client.post(f"/api/evaluations/{evaluation}/upload-tokens", headers=alice)
+            assert reply.status_code == 201, reply.text
+            command = shlex.split(reply.json()["command"])
+            assert command[:2] == ["flageval-serving", "upload"] and command[-1] == "./my_model"
+            run = subprocess.run(
+                [cli, *command[1:-1], str(bundle)], capture_output=True, text=True, timeout=120
+            )
+            assert run.returncode == 0, run.stdout + run.stderr
+            (version,) = client.get(f"/api/evaluations/{evaluation}/bundles", headers=alice).json()
+            assert version["status"] == "valid", version
+            assert {f["path"]: f["sha256"] for f in version["files"]} == expected
+            wait_for_notification(base, alice, "is complete and valid")
