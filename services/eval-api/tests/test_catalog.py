@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -19,12 +18,11 @@ from flageval_eval_api.catalog.service import add_card_type, catalog_document, l
 from flageval_eval_api.main import definition
 from flageval_eval_api.models import metadata
 from flageval_platform import migrations
-from flageval_platform.bus.memory import MemoryBus
 from flageval_platform.errors import Conflict
 from flageval_platform.identity import IDENTITY_HEADER, Identity, sign_identity
-from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
+from flageval_platform.service import ServiceContext, ServiceDefinition
 from flageval_platform.settings import Settings
-from flageval_platform.storage.local import LocalObjectStore
+from flageval_platform.testing import running_service
 
 SECRET = "c" * 48
 
@@ -41,26 +39,8 @@ CATALOG_ONLY = ServiceDefinition(
 @pytest.fixture
 async def service(database, tmp_path: Path):
     settings = Settings(data_dir=tmp_path, secret_key=SECRET)
-    bus = MemoryBus()
-    await bus.connect()
-    ctx = ServiceContext(
-        CATALOG_ONLY,
-        settings,
-        bus=bus,
-        store=LocalObjectStore(tmp_path / "o", public_url="http://t", secret_key=SECRET),
-        owns_infrastructure=False,
-        database=database,
-    )
-    app = build_app(ctx, manage_lifecycle=False)
-    await ctx.start()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as client:
-            yield ctx, client
-    finally:
-        await ctx.stop()
-        await bus.close()
+    async with running_service(CATALOG_ONLY, settings, database=database) as running:
+        yield running.ctx, running.client
 
 
 def _headers(ctx: ServiceContext, role: Role = Role.ADMIN) -> dict[str, str]:

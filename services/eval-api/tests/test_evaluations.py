@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -22,11 +21,10 @@ from flageval_eval_api.evaluations.secrets import ApiKeyCipher, UnreadableApiKey
 from flageval_eval_api.main import definition
 from flageval_eval_api.models import metadata
 from flageval_platform import migrations
-from flageval_platform.bus.memory import MemoryBus
 from flageval_platform.identity import IDENTITY_HEADER, Identity, sign_identity
-from flageval_platform.service import ServiceContext, build_app
+from flageval_platform.service import ServiceContext
 from flageval_platform.settings import Settings
-from flageval_platform.storage.local import LocalObjectStore
+from flageval_platform.testing import running_service
 
 SECRET = "e" * 48
 API_KEY = "sk-very-secret-0123456789"
@@ -225,26 +223,8 @@ BAD: list[tuple[str, Any, str]] = [
 @pytest.fixture
 async def service(database, tmp_path: Path):
     settings = Settings(data_dir=tmp_path, secret_key=SECRET)
-    bus = MemoryBus()
-    await bus.connect()
-    ctx = ServiceContext(
-        definition,
-        settings,
-        bus=bus,
-        store=LocalObjectStore(tmp_path / "o", public_url="http://t", secret_key=SECRET),
-        owns_infrastructure=False,
-        database=database,
-    )
-    app = build_app(ctx, manage_lifecycle=False)
-    await ctx.start()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as client:
-            yield ctx, client
-    finally:
-        await ctx.stop()
-        await bus.close()
+    async with running_service(definition, settings, database=database) as running:
+        yield running.ctx, running.client
 
 
 def as_user(

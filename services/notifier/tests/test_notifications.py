@@ -4,17 +4,15 @@ reads and marks only their own."""
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from flageval_contracts import new_envelope
 from flageval_contracts.enums import Role, UserStatus
 from flageval_notifier.main import definition
-from flageval_platform.bus.memory import MemoryBus
 from flageval_platform.identity import IDENTITY_HEADER, Identity, sign_identity
-from flageval_platform.service import ServiceContext, build_app
+from flageval_platform.service import ServiceContext
 from flageval_platform.settings import Settings
-from flageval_platform.storage.local import LocalObjectStore
+from flageval_platform.testing import running_service
 
 SECRET = "n" * 48
 
@@ -22,27 +20,8 @@ SECRET = "n" * 48
 @pytest.fixture
 async def notifier(database, tmp_path: Path):
     settings = Settings(data_dir=tmp_path, secret_key=SECRET)
-    bus = MemoryBus()
-    await bus.connect()
-    ctx = ServiceContext(
-        definition,
-        settings,
-        bus=bus,
-        store=LocalObjectStore(tmp_path / "o", public_url="http://t", secret_key=SECRET),
-        owns_infrastructure=False,
-        # SQLite, or PostgreSQL in a private schema: tests never see each other's rows.
-        database=database,
-    )
-    app = build_app(ctx, manage_lifecycle=False)
-    await ctx.start()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as client:
-            yield ctx, bus, client
-    finally:
-        await ctx.stop()
-        await bus.close()
+    async with running_service(definition, settings, database=database) as running:
+        yield running.ctx, running.bus, running.client
 
 
 def _reviewed(user_id: uuid.UUID, decision: str, reason: str | None = None):

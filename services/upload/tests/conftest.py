@@ -20,8 +20,9 @@ from flageval_contracts import new_envelope
 from flageval_contracts.enums import Role, UserStatus
 from flageval_platform.bus.memory import MemoryBus
 from flageval_platform.identity import IDENTITY_HEADER, Identity, sign_identity
-from flageval_platform.service import ServiceContext, build_app
+from flageval_platform.service import ServiceContext
 from flageval_platform.storage.local import LocalObjectStore
+from flageval_platform.testing import running_service
 from flageval_upload.config import UploadSettings
 from flageval_upload.main import definition
 from flageval_upload.models import messaging
@@ -229,26 +230,8 @@ async def upload(
 ) -> AsyncIterator[Harness]:
     if layout_checker is not None:
         monkeypatch.setattr(service, "check_bundle_layout", layout_checker)
-    bus = MemoryBus()
-    await bus.connect()
-    store = LocalObjectStore(tmp_path / "objects", public_url=PUBLIC_URL, secret_key=SECRET)
-    ctx = ServiceContext(
-        definition,
-        upload_settings,
-        bus=bus,
-        store=store,
-        owns_infrastructure=False,
-        database=database,
-    )
-    app = build_app(ctx, manage_lifecycle=False)
-    await ctx.start()
-    try:
-        async with httpx.AsyncClient(
-            # A 500 is a reply like any other here (the CLI retries it): tests check statuses.
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://test",
-        ) as client:
-            yield Harness(ctx, bus, client, store)
-    finally:
-        await ctx.stop()
-        await bus.close()
+    # A 500 is a reply like any other here (the CLI retries it): tests check statuses.
+    async with running_service(
+        definition, upload_settings, database=database, raise_app_exceptions=False
+    ) as running:
+        yield Harness(running.ctx, running.bus, running.client, running.store)

@@ -15,6 +15,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,57 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@dataclass
+class RunningService:
+    """One service started in-process for a test, and an HTTP client on its app."""
+
+    ctx: Any
+    bus: Any
+    store: Any
+    client: Any
+
+    def headers_for(self, identity: Any) -> dict[str, str]:
+        """The signed identity header the gateway would add for ``identity``."""
+        from flageval_platform.identity import IDENTITY_HEADER, sign_identity
+
+        return {IDENTITY_HEADER: sign_identity(identity, self.ctx.secret_key)}
+
+
+@asynccontextmanager
+async def running_service(
+    definition: Any,
+    settings: Any,
+    *,
+    database: Database | None = None,
+    raise_app_exceptions: bool = True,
+) -> AsyncIterator[RunningService]:
+    """Start ``definition`` with an in-memory bus and a local store under ``settings.data_dir``
+    (on ``database`` when given: SQLite, or a private PostgreSQL schema), and drive its app over
+    ASGI. Everything is stopped afterwards."""
+    import httpx
+
+    from flageval_platform.bus.memory import MemoryBus
+    from flageval_platform.service import ServiceContext, build_app
+    from flageval_platform.storage.local import LocalObjectStore
+
+    bus = MemoryBus()
+    await bus.connect()
+    store = LocalObjectStore(
+        settings.data_dir / "objects",
+        public_url=settings.effective_public_url,
+        secret_key=settings.ensure_secret_key(),
+    )
+    ctx = ServiceContext(
+        definition, settings, bus=bus, store=store, owns_infrastructure=False, database=database
+    )
+    app = build_app(ctx, manage_lifecycle=False)
+    await ctx.start()
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield RunningService(ctx, bus, store, client)
+    finally:
+        await ctx.stop()
+        await bus.close()
