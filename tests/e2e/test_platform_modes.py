@@ -124,6 +124,21 @@ def account_flow(base: str) -> tuple[str, str, str]:
     return user_id, email, password
 
 
+def assert_public_openapi(base: str) -> None:
+    """/api/openapi.json documents the routed services' public paths beside the gateway's own,
+    and nothing the route table does not expose."""
+    doc = httpx.get(f"{base}/api/openapi.json", timeout=10).json()
+    paths = set(doc["paths"])
+    assert {"/api/auth/login", "/api/me/profile", "/api/admin/users"} <= paths  # gateway
+    assert {"/api/catalog", "/api/evaluations", "/api/evaluations/{evaluation_id}"} <= paths
+    assert {
+        "/api/evaluations/models/files",
+        "/api/evaluations/{evaluation_id}/upload-tokens",
+    } <= paths
+    assert "/api/me/notifications" in paths
+    assert not any(p.startswith(("/healthz", "/readyz", "/metrics")) for p in paths)
+
+
 def wait_for_notification(base: str, headers: dict[str, str], title_part: str) -> dict:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -185,6 +200,7 @@ def test_mesh_account_flow_over_postgres_rabbitmq_and_s3(tmp_path: Path) -> None
         with platform("mesh", env, tmp_path / "mesh.log", port) as base:
             health = httpx.get(f"{base}/api/health").json()
             assert set(health["services"]) >= {"eval-api", "scheduler", "upload", "notifier"}
+            assert_public_openapi(base)  # fetched from the remote services
             _, email, password = account_flow(base)
             with httpx.Client(base_url=base) as client:
                 alice = login(client, email, password)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 
 from flageval_gateway.accounts import service as accounts
 from flageval_gateway.api import admin, auth, health, me
@@ -24,6 +25,7 @@ from flageval_gateway.config import GatewaySettings
 from flageval_gateway.errors import install_gateway_error_handlers
 from flageval_gateway.models import messaging, metadata
 from flageval_gateway.routing.backends import Backend, RemoteBackend, close_all
+from flageval_gateway.routing.openapi import PublicOpenAPI
 from flageval_gateway.routing.proxy import proxy_routes
 from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
 from flageval_platform.settings import Settings
@@ -101,6 +103,14 @@ def build_gateway_app(
         "send the access token as `Authorization: Bearer <token>`."
     )
     install_gateway_error_handlers(app)
+    # The published document covers the routed services' public paths too.
+    public_openapi = PublicOpenAPI(app.openapi, backends)
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != OPENAPI_URL]
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    async def openapi_document() -> JSONResponse:
+        return JSONResponse(await public_openapi.document())
+
     app.router.routes.extend(proxy_routes(ctx, backends))
 
     inner_lifespan = app.router.lifespan_context

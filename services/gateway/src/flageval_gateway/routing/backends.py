@@ -10,6 +10,7 @@ import abc
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 from starlette.requests import ClientDisconnect
@@ -73,6 +74,10 @@ class Backend(abc.ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    async def openapi(self) -> dict[str, Any] | None:
+        """The service's OpenAPI document, or ``None`` when it cannot be had right now."""
+        return None
+
 
 class InProcessBackend(Backend):
     """A service app in this process: the request's ASGI scope goes straight to its app, and
@@ -99,6 +104,10 @@ class InProcessBackend(Backend):
                 raise
             # The service's own error handler already answered 500 and logged the error.
             log.warning("in-process service failed after answering", extra={"target": service})
+
+    async def openapi(self) -> dict[str, Any] | None:
+        build = getattr(self.app, "openapi", None)
+        return build() if callable(build) else None
 
     async def readiness(self) -> str:
         checks = await self._readiness()
@@ -145,6 +154,13 @@ class RemoteBackend(Backend):
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
         return f"{self.base_url}{path}" + (f"?{query}" if query else "")
+
+    async def openapi(self) -> dict[str, Any] | None:
+        try:
+            reply = await self.client.get(f"{self.base_url}/openapi.json", timeout=2.0)
+            return reply.json() if reply.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
 
     async def forward(self, scope: Scope, receive: Receive, send: Send, *, service: str) -> None:
         headers, has_body = _request_headers(scope)
