@@ -101,6 +101,9 @@ class FaultInjector:
         self.lock = threading.Lock()
         self.requests: list[ProtocolRequest] = []
         self.fail_when: Callable[[ProtocolRequest], bool] | None = None
+        # False: the 503 comes before the platform sees the chunk (an overloaded proxy);
+        # True: the platform handles it and the 503 replaces its answer (a lost response).
+        self.fail_after_processing = False
         self.chunk_delay = 0.0
         self.active_chunks = 0
 
@@ -155,9 +158,14 @@ class FaultInjector:
                 record.status = message["status"]
             await send(message)
 
+        async def swallow(message: Message) -> None:
+            return None
+
         try:
+            if inject and self.fail_after_processing:
+                await self.app(scope, recording_receive, swallow)
             if inject:
-                while True:  # read the body, so the client reads our answer (not a reset)
+                while not self.fail_after_processing:  # read the body: the client gets our 503
                     message = await recording_receive()
                     if message["type"] != "http.request" or not message.get("more_body"):
                         break
@@ -751,6 +759,36 @@ def test_a_5xx_on_a_chunk_is_retried_and_a_rerun_completes_intact(
 
     rerun = p.run(argv, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    version = p.bundle(evaluation_id, reply["bundle_version"])
+    assert version["status"] == "valid", version["problems"]
+    assert listed(version) == expected
+    p.assert_stored(expected)
+
+
+def test_a_5xx_whose_chunk_reached_the_server_is_retried_and_the_upload_completes(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """A 503 that replaces the platform's answer (the chunk was stored, the response was lost
+    on the way back): the CLI's retry — an empty part in the 0.2.5 client — finds the chunk
+    already in, is accepted, and the single run completes with every sha256 intact."""
+    p = platform
+    big = "model/weights/shard-00001-of-00003.bin"
+    bundle = nlp_bundle(tmp_path / "bundle")
+    expected = manifest(bundle)
+    evaluation_id = p.new_evaluation()
+    reply = p.new_token(evaluation_id)
+    p.faults.fail_after_processing = True
+    p.faults.fail_when = lambda r: r.sent_as == big and "chunk_num=3&" in r.query + "&"
+    mark = p.faults.snapshot()
+    try:
+        done = p.run(p.command(reply, bundle), cwd=tmp_path)
+    finally:
+        p.faults.fail_after_processing = False
+    assert p.faults.fail_when is None, "no chunk was failed"
+    assert done.returncode == 0, done.stdout + done.stderr
+    attempts = [r for r in p.faults.since(mark, "chunk") if r.sent_as == big]
+    third = [r for r in attempts if "chunk_num=3&" in r.query + "&"]
+    assert [r.status for r in third] == [503, 200]  # retried once, accepted
     version = p.bundle(evaluation_id, reply["bundle_version"])
     assert version["status"] == "valid", version["problems"]
     assert listed(version) == expected
