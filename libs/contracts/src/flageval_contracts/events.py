@@ -115,6 +115,16 @@ class ImageReviewed(_Payload):
     reason: str | None = None
 
 
+class ImageAvailable(_Payload):
+    """An image that private deployments may use: a preset (``owner_id`` null) or a custom one."""
+
+    image_id: uuid.UUID
+    owner_id: uuid.UUID | None = None
+    name: str
+    tag: str
+    preset: bool
+
+
 class ImageImported(_Payload):
     image_id: uuid.UUID
     owner_id: uuid.UUID
@@ -146,6 +156,9 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("run.status_changed", 1, RunStatusChanged, "A run moved to a new state."),
         EventSpec("run.finished", 1, RunFinished, "A run reached a terminal state."),
         EventSpec("image.reviewed", 1, ImageReviewed, "An admin approved or rejected an image."),
+        EventSpec(
+            "image.available", 1, ImageAvailable, "An image became selectable for deployments."
+        ),
         EventSpec("image.imported", 1, ImageImported, "An approved custom image was imported."),
     )
 }
