@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
+from flageval_contracts import new_envelope
 from flageval_contracts.enums import Role, UserStatus
 from flageval_eval_api.evaluations.models import Evaluation
 from flageval_eval_api.evaluations.secrets import ApiKeyCipher, UnreadableApiKey
@@ -33,8 +34,13 @@ OUT_KEYS = {
     "private", "api", "model_info", "owner_id", "created_at", "updated_at",
 }  # fmt: skip
 
+# Images announced by the image registry (``image.available``) before each test.
+PRESET_NLP = str(uuid.uuid5(uuid.NAMESPACE_URL, "preset/nlp-serving:1.0"))
+PRESET_CV = str(uuid.uuid5(uuid.NAMESPACE_URL, "preset/cv-pytorch:24.01"))
+PRESET_AUDIO = str(uuid.uuid5(uuid.NAMESPACE_URL, "preset/audio:1.0"))
+
 PRIVATE = {
-    "image_id": "flageval/serving:1.0",
+    "image_id": PRESET_NLP,
     "priority": "high",
     "card_type": "a100-80g",
     "gpus": 2,
@@ -69,7 +75,7 @@ VALID: dict[str, dict[str, Any]] = {
             {"task": "segmentation", "adaptation_method": "upernet", "datasets": ["ade20k"]},
         ],
         "dimensions": {"robustness": True},
-        "private": {"image_id": "nvcr.io/nvidia/pytorch:24.01-py3", "card_type": "v100-32g"},
+        "private": {"image_id": PRESET_CV, "card_type": "v100-32g"},
     },
     "multimodal": {
         "domain": "multimodal",
@@ -82,7 +88,7 @@ VALID: dict[str, dict[str, Any]] = {
         "domain": "audio",
         "name": "wav2vec",
         "tasks": [{"task": "asr"}],
-        "private": {"image_id": "flageval/audio", "card_type": "h100-80g", "gpus": 8},
+        "private": {"image_id": PRESET_AUDIO, "card_type": "h100-80g", "gpus": 8},
     },
     "safety": {
         "domain": "safety",
@@ -224,7 +230,22 @@ BAD: list[tuple[str, Any, str]] = [
 async def service(database, tmp_path: Path):
     settings = Settings(data_dir=tmp_path, secret_key=SECRET)
     async with running_service(definition, settings, database=database) as running:
+        for image_id in (PRESET_NLP, PRESET_CV, PRESET_AUDIO):
+            await announce_image(running.bus, image_id, owner=None)
+        await running.bus.join()
         yield running.ctx, running.client
+
+
+async def announce_image(bus, image_id: str, *, owner: uuid.UUID | None) -> None:
+    """What the image registry publishes for a preset or an approved custom image."""
+    payload = {
+        "image_id": image_id,
+        "owner_id": str(owner) if owner else None,
+        "name": "img",
+        "tag": "1.0",
+        "preset": owner is None,
+    }
+    await bus.publish(new_envelope("image.available", payload, producer="image-registry"))
 
 
 def as_user(
@@ -291,7 +312,7 @@ async def test_defaults_are_filled_in(service) -> None:
     cv = (await client.post("/api/evaluations", json=VALID["cv"], headers=headers)).json()
     assert cv["deploy_mode"] == "private"
     assert cv["private"] == {
-        "image_id": "nvcr.io/nvidia/pytorch:24.01-py3",
+        "image_id": PRESET_CV,
         "priority": "medium",
         "card_type": "v100-32g",
         "gpus": 1,
@@ -554,3 +575,38 @@ async def test_migration_matches_the_evaluations_model_and_downgrades(database) 
     assert [d for d in diff if "evaluations" in repr(d)] == []
     await migrations.downgrade(database, scripts, "20261127_0002")
     await migrations.upgrade(database, scripts)
+
+
+async def test_only_presets_and_the_owners_approved_images_can_be_chosen(service) -> None:
+    ctx, client = service
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    alices_image = str(uuid.uuid4())
+    await announce_image(ctx.bus, alices_image, owner=alice)
+    await ctx.bus.join()
+
+    def body(name: str, image_id: str) -> dict[str, Any]:
+        return variant("nlp", name=name, private__image_id=image_id)
+
+    own = await client.post(
+        "/api/evaluations", json=body("alice-own", alices_image), headers=as_user(ctx, alice)
+    )
+    assert own.status_code == 201, own.text
+    theirs = await client.post(
+        "/api/evaluations", json=body("bob-takes", alices_image), headers=as_user(ctx, bob)
+    )
+    assert theirs.status_code == 422 and "image" in theirs.text
+    unknown = await client.post(
+        "/api/evaluations", json=body("nobody", str(uuid.uuid4())), headers=as_user(ctx, bob)
+    )
+    assert unknown.status_code == 422
+    preset = await client.post(
+        "/api/evaluations", json=body("bob-preset", PRESET_NLP), headers=as_user(ctx, bob)
+    )
+    assert preset.status_code == 201, preset.text
+    # Editing to someone else's image is refused too.
+    patched = await client.patch(
+        f"/api/evaluations/{preset.json()['id']}",
+        json={"private": {"image_id": alices_image}},
+        headers=as_user(ctx, bob),
+    )
+    assert patched.status_code == 422

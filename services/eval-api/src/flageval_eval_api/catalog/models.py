@@ -5,13 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, DateTime, Integer, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from flageval_eval_api.models import metadata
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
+from flageval_eval_api.models import Base
 
 
 def _utcnow() -> datetime:

@@ -17,13 +17,9 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from flageval_eval_api.models import metadata
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
+from flageval_eval_api.models import Base
 
 
 def utcnow() -> datetime:

@@ -23,6 +23,7 @@ from flageval_eval_api.catalog.service import Catalog, load_catalog
 from flageval_eval_api.evaluations.models import Evaluation, utcnow
 from flageval_eval_api.evaluations.schemas import EvaluationCreate, EvaluationUpdate, TaskChoice
 from flageval_eval_api.evaluations.secrets import ApiKeyCipher
+from flageval_eval_api.images.service import usable_image_ids
 from flageval_platform.errors import Conflict, NotFound, Unprocessable
 from flageval_platform.logging import get_correlation_id
 from flageval_platform.outbox import Messaging
@@ -100,9 +101,18 @@ def _model_types(catalog: Catalog, domain: Domain) -> tuple[str, ...]:
 class _Checker:
     """Collects every problem of one evaluation, so a reply names them all at once."""
 
-    def __init__(self, body: EvaluationCreate, catalog: Catalog, *, has_api_key: bool) -> None:
+    def __init__(
+        self,
+        body: EvaluationCreate,
+        catalog: Catalog,
+        *,
+        has_api_key: bool,
+        usable_images: set[str],
+    ) -> None:
         self.body = body
         self.catalog = catalog
+        #: Presets and the owner's approved custom images (the image registry's word).
+        self.usable_images = usable_images
         self.domain_catalog = catalog.domains[body.domain]
         self.rules = RULES[body.domain]
         #: Whether the evaluation will have an API key (given now, or kept from before).
@@ -259,6 +269,12 @@ class _Checker:
                 "a private deployment needs 'private': {image_id, card_type, gpus, priority}",
             )
             return {}
+        if private.image_id not in self.usable_images:
+            self.problem(
+                ("private", "image_id"),
+                f"image '{private.image_id}' cannot be used: choose a preset image or one of "
+                "your approved custom images (GET /api/images)",
+            )
         card = self.catalog.card_types.get(private.card_type)
         if card is None:
             self.problem(
@@ -348,7 +364,8 @@ async def create(
     taken name (the unique constraint decides concurrent creates; the pre-check only words it)."""
     catalog = await load_catalog(session=session)
     has_key = body.api is not None and body.api.api_key is not None
-    columns = _Checker(body, catalog, has_api_key=has_key).columns()
+    images = await usable_image_ids(session=session, owner_id=owner_id)
+    columns = _Checker(body, catalog, has_api_key=has_key, usable_images=images).columns()
     if await session.scalar(select(Evaluation.id).where(Evaluation.name == body.name)):
         raise NameTaken(body.name)
     now = utcnow()
@@ -488,7 +505,8 @@ async def update(
     )
     catalog = await load_catalog(session=session)
     has_key = new_key is not None if replaces_key else keeps_key
-    columns = _Checker(body, catalog, has_api_key=has_key).columns()
+    images = await usable_image_ids(session=session, owner_id=evaluation.owner_id)
+    columns = _Checker(body, catalog, has_api_key=has_key, usable_images=images).columns()
     for column, value in columns.items():
         setattr(evaluation, column, value)
     if body.api is None:
