@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, String, Text, Uuid
+from sqlalchemy import DateTime, Integer, MetaData, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from flageval_platform.outbox import Messaging
@@ -35,3 +35,44 @@ class Notification(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Recipient(Base):
+    """Where to write to a person: a read model of the users service, filled from ``user.*``
+    events (the notifier owns no users; image events carry only the owner's id)."""
+
+    __tablename__ = "recipients"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    username: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+
+
+#: Lifecycle of an ``emails`` row. ``sending`` is committed before the SMTP call, so a row found
+#: in ``sending`` whose sender died is never resent blindly (at most once per event).
+EMAIL_PENDING = "pending"
+EMAIL_SENDING = "sending"
+EMAIL_SENT = "sent"
+EMAIL_FAILED = "failed"
+
+
+class Email(Base):
+    """One email owed for one event (``event_id`` unique: at most one per event)."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=EMAIL_PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    #: Earliest time of the next try (backoff after a transient failure); null: at once.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: When the current (or last) try was claimed, i.e. marked ``sending``.
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flageval_contracts import Envelope
-from flageval_contracts.events import BundleReady, UserReviewed
-from flageval_notifier.models import Notification
+from flageval_contracts.events import (
+    BundleReady,
+    ImageImported,
+    ImageReviewed,
+    UserProfileSubmitted,
+    UserRegistered,
+    UserReviewed,
+)
+from flageval_notifier.models import EMAIL_PENDING, Email, Notification, Recipient
 from flageval_platform.errors import NotFound
 
+log = logging.getLogger(__name__)
 
-def _from_user_reviewed(envelope: Envelope) -> Notification:
+
+@dataclass
+class Message:
+    """What one event tells one person: in-app always, by email when an address is known."""
+
+    user_id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    #: Where the email goes; ``None``: look the user up in the recipients read model.
+    email: str | None = None
+
+
+def _from_user_reviewed(envelope: Envelope) -> Message:
     event = UserReviewed.model_validate(envelope.payload)
     if event.decision == "approve":
         title = "Your account was approved"
@@ -22,12 +46,10 @@ def _from_user_reviewed(envelope: Envelope) -> Notification:
     else:
         title = "Your account was not approved"
         body = f"Reason: {event.reason or 'not given'}. Update your profile to ask again."
-    return Notification(
-        user_id=event.user_id, kind="user.reviewed", title=title, body=body, event_id=envelope.id
-    )
+    return Message(event.user_id, "user.reviewed", title, body, email=event.email)
 
 
-def _from_bundle_ready(envelope: Envelope) -> Notification:
+def _from_bundle_ready(envelope: Envelope) -> Message:
     event = BundleReady.model_validate(envelope.payload)
     if event.valid:
         title = f"Upload version {event.version} is complete and valid"
@@ -36,20 +58,123 @@ def _from_bundle_ready(envelope: Envelope) -> Notification:
         title = f"Upload version {event.version} has problems"
         listed = "\n".join(f"- {p}" for p in event.problems[:20])
         body = f"Fix these and upload again with a new token:\n{listed}"
-    return Notification(
-        user_id=event.owner_id, kind="bundle.ready", title=title, body=body, event_id=envelope.id
-    )
+    return Message(event.owner_id, "bundle.ready", title, body)
 
 
-#: Event type → how it becomes a notification. Events of other types are recorded as seen only.
-RENDERERS = {"user.reviewed": _from_user_reviewed, "bundle.ready": _from_bundle_ready}
+def _from_image_reviewed(envelope: Envelope) -> Message:
+    event = ImageReviewed.model_validate(envelope.payload)
+    image = f"{event.name}:{event.tag}"
+    if event.decision == "approve":
+        title = f"Your image {image} was approved"
+        body = f"The image {image} was approved. It will be imported into the registry next."
+    else:
+        reason = event.reason or "not given"
+        title = f"Your image {image} was rejected ({reason})"
+        body = f"The image {image} was rejected.\nReason: {reason}"
+    return Message(event.owner_id, "image.reviewed", title, body)
 
 
-async def record_event(session: AsyncSession, envelope: Envelope) -> None:
-    """Turn one event into the in-app notification it deserves (idempotency is the inbox's job)."""
+def _from_image_imported(envelope: Envelope) -> Message:
+    event = ImageImported.model_validate(envelope.payload)
+    image = f"{event.name}:{event.tag}"
+    title = f"Your image {image} was imported"
+    body = f"The image {image} is in the registry; you can now use it for your runs."
+    return Message(event.owner_id, "image.imported", title, body)
+
+
+#: Event type → what it tells whom. Events of other types are recorded as seen only.
+RENDERERS: dict[str, Callable[[Envelope], Message]] = {
+    "user.reviewed": _from_user_reviewed,
+    "bundle.ready": _from_bundle_ready,
+    "image.reviewed": _from_image_reviewed,
+    "image.imported": _from_image_imported,
+}
+
+#: Events that get an email besides the in-app notification (SPEC §8).
+EMAILED = {"user.reviewed", "image.reviewed", "image.imported"}
+
+#: Events that say where to write to a user (the recipients read model).
+_ADDRESSES: dict[str, type[UserRegistered | UserProfileSubmitted | UserReviewed]] = {
+    "user.registered": UserRegistered,
+    "user.profile_submitted": UserProfileSubmitted,
+    "user.reviewed": UserReviewed,
+}
+
+_EMAIL_FOOTER = "\n\n-- \nFlagEval. This message was sent automatically; please do not reply."
+
+
+def _one_line(text: str, limit: int) -> str:
+    """A title / subject: one line (no header injection), at most ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def _remember_address(session: AsyncSession, envelope: Envelope) -> None:
+    schema = _ADDRESSES.get(envelope.type)
+    if schema is None:
+        return
+    event = schema.model_validate(envelope.payload)
+    recipient = await session.get(Recipient, event.user_id)
+    if recipient is None:
+        # A concurrent first insert for the same user fails this delivery with an
+        # IntegrityError; the bus redelivers it and it then updates the row.
+        session.add(Recipient(user_id=event.user_id, email=event.email, username=event.username))
+    elif (recipient.email, recipient.username) != (event.email, event.username):
+        recipient.email = event.email
+        recipient.username = event.username
+        recipient.updated_at = datetime.now(UTC)
+
+
+async def record_event(
+    session: AsyncSession,
+    envelope: Envelope,
+    *,
+    on_email: Callable[[AsyncSession], None] | None = None,
+) -> None:
+    """Turn one event into the in-app notification (and email row) it deserves.
+
+    Runs inside the inbox transaction, once per message id: the ``emails`` row (unique per
+    event) commits with the inbox row, so a redelivered event never owes a second email.
+    ``on_email`` is told when a row was added (the sender wakes after commit).
+    """
+    await _remember_address(session, envelope)
     render = RENDERERS.get(envelope.type)
-    if render is not None:
-        session.add(render(envelope))
+    if render is None:
+        return
+    message = render(envelope)
+    session.add(
+        Notification(
+            user_id=message.user_id,
+            kind=message.kind,
+            title=_one_line(message.title, 200),
+            body=message.body,
+            event_id=envelope.id,
+        )
+    )
+    if envelope.type not in EMAILED:
+        return
+    address = message.email
+    if address is None:
+        recipient = await session.get(Recipient, message.user_id)
+        address = recipient.email if recipient is not None else None
+    if not address:
+        log.info(
+            "no email address known for the recipient; in-app notification only",
+            extra={"user_id": str(message.user_id), "event_type": envelope.type},
+        )
+        return
+    session.add(
+        Email(
+            event_id=envelope.id,
+            to_address=address,
+            subject=_one_line(message.title, 200),
+            body=message.body + _EMAIL_FOOTER,
+            status=EMAIL_PENDING,
+            attempts=0,
+        )
+    )
+    if on_email is not None:
+        on_email(session)
 
 
 async def list_for_user(
