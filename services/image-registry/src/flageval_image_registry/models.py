@@ -1,4 +1,7 @@
-"""Tables the image-registry service owns (its own schema on PostgreSQL, its own file on SQLite)."""
+"""Tables the image-registry service owns (its own schema on PostgreSQL, its own file on SQLite).
+
+The ORM classes live in their domain package (``images/models.py``) on this metadata.
+"""
 
 from sqlalchemy import MetaData
 

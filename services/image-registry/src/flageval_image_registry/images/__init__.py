@@ -1,0 +1,1 @@
+"""Images: presets, custom image import requests, their Dockerfile findings and admin review."""
