@@ -277,6 +277,8 @@ def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: 
             alice = login(client, email, password)
             catalog = client.get("/api/catalog").json()
             card = next(iter(catalog["card_types"]))["id"]
+            images = client.get("/api/images", headers=alice).json()
+            image = next(i for i in images["preset"] if i["domain"] == "nlp")["id"]
             dataset = catalog["domains"]["nlp"]["datasets"][0]["id"]
             created = client.post(
                 "/api/evaluations",
@@ -288,7 +290,7 @@ def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: 
                     "datasets": [dataset],
                     "deploy_mode": "private",
                     "private": {
-                        "image_id": "flageval/nlp-serving:latest",
+                        "image_id": image,
                         "card_type": card,
                         "gpus": 1,
                     },
@@ -308,3 +310,126 @@ def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: 
             assert version["status"] == "valid", version
             assert {f["path"]: f["sha256"] for f in version["files"]} == expected
             wait_for_notification(base, alice, "is complete and valid")
+
+
+DOCKERFILE = """FROM nvcr.io/nvidia/pytorch:23.03-py3
+RUN apt-get update && apt-get install -y openssh-server && rm -rf /var/lib/apt/lists/*
+RUN curl -fsSL https://example.org/tool.sh -o /tmp/tool.sh
+# the evaluation service code
+COPY service.py /app/service.py
+"""
+
+
+def test_custom_image_is_reviewed_emailed_and_usable_in_an_evaluation(tmp_path: Path) -> None:
+    """Import request with findings → admin approves → imported, each step emailed once →
+    the owner (and only the owner) can choose the image for a private deployment."""
+    from aiosmtpd.controller import Controller
+
+    mails: list[tuple[list[str], str]] = []
+
+    class Inbox:
+        async def handle_DATA(self, _server, _session, envelope):  # type: ignore[no-untyped-def]
+            mails.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+            return "250 OK"
+
+    smtp = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    port = free_port()
+    env = {
+        "FLAGEVAL_PORT": str(port),
+        "FLAGEVAL_DATA_DIR": str(tmp_path / "data"),
+        "FLAGEVAL_ADMIN_EMAIL": ADMIN_EMAIL,
+        "FLAGEVAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "FLAGEVAL_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+    }
+    try:
+        with platform("up", env, tmp_path / "images.log", port) as base:
+            _, email, password = account_flow(base)
+            _, bob_email, bob_password = account_flow(base)
+            with httpx.Client(base_url=base, timeout=30) as client:
+                alice = login(client, email, password)
+                admin = login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+                request = client.post(
+                    "/api/images",
+                    headers=alice,
+                    json={
+                        "name": "alice-llm",
+                        "tag": "v1",
+                        "source_url": "docker.io/alice/llm:v1",
+                        "dockerfile": DOCKERFILE,
+                        "description": "我的推理镜像",
+                    },
+                )
+                assert request.status_code == 201, request.text
+                image = request.json()
+                assert image["status"] == "pending_review"
+                assert ("run-downloads", 3) in {(f["rule"], f["line"]) for f in image["findings"]}
+                assert (
+                    client.post("/api/images", headers=alice, json={**DOCKER_LATEST}).status_code
+                    == 422
+                )
+
+                pending = client.get(
+                    "/api/admin/images", params={"status": "pending_review"}, headers=admin
+                )
+                assert image["id"] in [i["id"] for i in pending.json()]
+                review = client.post(
+                    f"/api/admin/images/{image['id']}/review",
+                    json={"decision": "approve"},
+                    headers=admin,
+                )
+                assert review.status_code == 200, review.text
+
+                def imported() -> bool:
+                    custom = client.get("/api/images", headers=alice).json()["custom"]
+                    return any(i["id"] == image["id"] and i["status"] == "imported" for i in custom)
+
+                _wait(imported)
+                card = client.get("/api/catalog").json()["card_types"][0]["id"]
+
+                def evaluation(headers: dict[str, str], name: str) -> httpx.Response:
+                    return client.post(
+                        "/api/evaluations",
+                        headers=headers,
+                        json={
+                            "domain": "nlp",
+                            "name": name,
+                            "datasets": ["mmlu"],
+                            "deploy_mode": "private",
+                            "private": {"image_id": image["id"], "card_type": card, "gpus": 1},
+                        },
+                    )
+
+                _wait(lambda: evaluation(alice, f"alice-{uuid.uuid4().hex[:6]}").status_code == 201)
+                bob = login(client, bob_email, bob_password)
+                assert evaluation(bob, f"bob-{uuid.uuid4().hex[:6]}").status_code == 422
+                assert image["id"] not in [
+                    i["id"] for i in client.get("/api/images", headers=bob).json()["custom"]
+                ]
+
+            def image_mails() -> list[str]:
+                return [body for to, body in mails if email in to and "alice-llm" in body]
+
+            _wait(lambda: len(image_mails()) >= 2)  # approved, imported
+            time.sleep(1.0)  # nothing more arrives: one email per event
+            assert len(image_mails()) == 2
+            assert any(email in to and "approved" in body.lower() for to, body in mails)
+    finally:
+        smtp.stop()
+    assert ADMIN_PASSWORD not in (tmp_path / "images.log").read_text()
+
+
+DOCKER_LATEST = {
+    "name": "alice-llm",
+    "tag": "latest",
+    "source_url": "docker.io/alice/llm:latest",
+    "dockerfile": DOCKERFILE,
+}
+
+
+def _wait(check, within: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.3)
