@@ -8,8 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
 from flageval_contracts.enums import Domain, Role, UserStatus
 from flageval_eval_api.api.catalog import router as catalog_router
@@ -239,12 +237,7 @@ async def test_only_admins_add_card_types(service) -> None:
 async def test_migration_matches_the_card_types_model_and_downgrades(database) -> None:
     scripts = definition.migrations
     await migrations.upgrade(database, scripts, "20261127_0002")
-    async with database.engine.connect() as conn:
-        diff = await conn.run_sync(
-            lambda c: compare_metadata(
-                MigrationContext.configure(c, opts={"compare_type": True}), metadata
-            )
-        )
+    diff = await migrations.schema_drift(database, metadata)
     # Only look at our table: later revisions of other parts of the service are not applied.
     assert [d for d in diff if "card_types" in repr(d)] == []
     await migrations.downgrade(database, scripts, "20261127_0001")

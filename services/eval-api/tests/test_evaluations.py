@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from flageval_contracts import new_envelope
@@ -566,12 +564,7 @@ async def test_list_is_newest_first_and_paginated(service) -> None:
 async def test_migration_matches_the_evaluations_model_and_downgrades(database) -> None:
     scripts = definition.migrations
     await migrations.upgrade(database, scripts)
-    async with database.engine.connect() as conn:
-        diff = await conn.run_sync(
-            lambda c: compare_metadata(
-                MigrationContext.configure(c, opts={"compare_type": True}), metadata
-            )
-        )
+    diff = await migrations.schema_drift(database, metadata)
     assert [d for d in diff if "evaluations" in repr(d)] == []
     await migrations.downgrade(database, scripts, "20261127_0002")
     await migrations.upgrade(database, scripts)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 import flageval_gateway
@@ -20,12 +18,7 @@ async def test_upgrade_matches_models_and_downgrades(database) -> None:
     async with database.engine.connect() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert {"users", "outbox", "inbox"} <= tables
-        diff = await conn.run_sync(
-            lambda c: compare_metadata(
-                MigrationContext.configure(c, opts={"compare_type": True}), metadata
-            )
-        )
-    assert diff == []
+    assert await migrations.schema_drift(database, metadata) == []
 
     await migrations.downgrade(database, SCRIPTS)
     async with database.engine.connect() as conn:

@@ -53,3 +53,20 @@ def run_env(target_metadata: MetaData) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+async def schema_drift(db: Database, metadata: MetaData) -> list[object]:
+    """What differs between the database's tables and ``metadata`` (empty: migrations and
+    models agree). Tests call it after :func:`upgrade` to catch a model edited without a
+    migration."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync: list(
+                compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+                )
+            )
+        )
