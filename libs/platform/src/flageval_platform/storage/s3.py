@@ -360,7 +360,10 @@ class S3ObjectStore(ObjectStore):
                 raise translated from exc
 
         feeder = asyncio.ensure_future(bridge.feed(source))
-        uploader = loop.run_in_executor(self._uploads, upload)
+        # Keep the thread's own future: when the caller is cancelled, the asyncio future
+        # wrapping it is cancelled at once while the thread is still aborting the upload.
+        thread = self._uploads.submit(upload)
+        uploader = asyncio.wrap_future(thread, loop=loop)
         uploader.add_done_callback(_consume_outcome)  # may outlive a cancelled caller
         try:
             result = await uploader
@@ -369,9 +372,11 @@ class S3ObjectStore(ObjectStore):
             feeder.cancel()
             with contextlib.suppress(BaseException):
                 await feeder
-            if not uploader.done():  # cancelled: let the SDK abort the multipart upload
+            if not thread.done():  # cancelled: let the SDK abort the multipart upload
+                waiter = asyncio.wrap_future(thread, loop=loop)
+                waiter.add_done_callback(_consume_outcome)
                 with contextlib.suppress(BaseException):
-                    await asyncio.wait([uploader], timeout=30)
+                    await asyncio.wait([waiter], timeout=30)
             with contextlib.suppress(Exception):
                 await source.aclose()  # type: ignore[attr-defined]
             if isinstance(exc, _SourceFailed) and bridge.error is not None:
