@@ -1,0 +1,107 @@
+"""Shared types of the model protocols the runner speaks (SPEC §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt sent to the model under evaluation."""
+
+    prompt: str
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop_sequences: tuple[str, ...] = ()
+    num_return_sequences: int = 1
+    echo_prompt: bool = False
+    top_k_per_token: int = 1
+    item_id: str = ""  # for error messages
+    dataset: str = ""  # for error messages
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The model's answer; ``refused`` marks a content-filter refusal counted as an answer."""
+
+    text: str
+    raw: dict[str, Any] = field(default_factory=dict)
+    refused: bool = False
+
+
+class ModelError(Exception):
+    """The model misbehaved; the message names dataset and item and what the model did."""
+
+
+@runtime_checkable
+class ModelClient(Protocol):
+    async def generate(self, request: GenerationRequest) -> Generation: ...
+
+    async def aclose(self) -> None: ...
+
+
+def describe(request: GenerationRequest) -> str:
+    """``dataset 'x' item 'y'`` for error messages."""
+    return f"dataset {request.dataset or '?'!r} item {request.item_id or '?'!r}"
+
+
+class RetryableError(Exception):
+    """Internal: a failure worth retrying (5xx, 429, timeouts, connection errors)."""
+
+
+def backoff_delay(backoff: float, attempt: int) -> float:
+    """Exponential backoff with a little jitter: backoff * 2**attempt * [1, 1.25)."""
+    return backoff * (2**attempt) * (1.0 + random.random() * 0.25)
+
+
+async def sleep_backoff(backoff: float, attempt: int) -> None:
+    if backoff > 0:
+        await asyncio.sleep(backoff_delay(backoff, attempt))
+
+
+def truncate(text: str, limit: int = 300) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+async def with_retries(
+    request: GenerationRequest,
+    once: Callable[[], Awaitable[Generation]],
+    *,
+    semaphore: asyncio.Semaphore,
+    retries: int,
+    backoff: float,
+    what: str,
+    log: logging.Logger,
+) -> Generation:
+    """Run ``once`` under ``semaphore``; retry ``RetryableError`` with exponential backoff.
+
+    The semaphore is held for one attempt only, so a request waiting out its backoff does not
+    take a slot from the others. After the last attempt a ``ModelError`` names the dataset, the
+    item and the last failure; any ``ModelError`` from ``once`` propagates at once.
+    """
+    last = ""
+    attempts = max(0, retries) + 1
+    for attempt in range(attempts):
+        if attempt:
+            await sleep_backoff(backoff, attempt - 1)
+        try:
+            async with semaphore:
+                return await once()
+        except RetryableError as exc:
+            last = str(exc)
+            log.warning(
+                "%s failed for %s (attempt %d/%d): %s",
+                what,
+                describe(request),
+                attempt + 1,
+                attempts,
+                last,
+            )
+    raise ModelError(f"{what} failed on {describe(request)} after {attempts} attempts: {last}")

@@ -1,0 +1,391 @@
+"""NLP private deployment (SPEC §5): the user's bundle served by the real ``flageval-serving`` CLI.
+
+``BundleServer`` starts ``flageval-serving --service service.py run model`` in the bundle directory
+(gunicorn; the CLI binds the first free port in 5000-5999 unless ``local_guniconf.py`` says otherwise,
+and ``local_guniconf.py`` may set ``workers``), discovers the port from gunicorn's
+``Listening at: http://HOST:PORT`` log line, and waits until the app answers HTTP.
+``NLPFuncClient`` sends ``POST {base_url}/func`` and reads ``completions[0].text``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .base import (
+    Generation,
+    GenerationRequest,
+    ModelError,
+    RetryableError,
+    describe,
+    truncate,
+    with_retries,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BundleServer", "NLPFuncClient"]
+
+
+class NLPFuncClient:
+    """Client of a bundle's ``/func`` endpoint with bounded concurrency, timeouts and retries."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        engine: str = "flageval",
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.base_url = base_url.rstrip("/")
+        self.url = f"{self.base_url}/func"
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.engine = engine
+        self._sem = asyncio.Semaphore(concurrency)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+
+    def payload(self, request: GenerationRequest) -> dict[str, Any]:
+        """The JSON body: every field the CLI's ``NLPModelService.parse_request`` requires."""
+        return {
+            "engine": self.engine,
+            "prompt": request.prompt,
+            "temperature": request.temperature,
+            "num_return_sequences": request.num_return_sequences,
+            "max_new_tokens": request.max_new_tokens,
+            "top_p": request.top_p,
+            "echo_prompt": request.echo_prompt,
+            "top_k_per_token": request.top_k_per_token,
+            "stop_sequences": list(request.stop_sequences),
+        }
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        body = self.payload(request)
+        return await with_retries(
+            request,
+            lambda: self._once(request, body),
+            semaphore=self._sem,
+            retries=self.retries,
+            backoff=self.backoff,
+            what="model /func",
+            log=logger,
+        )
+
+    async def _once(self, request: GenerationRequest, body: dict[str, Any]) -> Generation:
+        try:
+            resp = await self._client.post(self.url, json=body)
+        except httpx.TimeoutException as exc:
+            raise RetryableError(
+                f"timed out after {self.timeout:g}s ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise RetryableError(f"connection error: {type(exc).__name__}: {exc}") from exc
+        data: Any
+        try:
+            data = resp.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            data = None
+        if resp.status_code >= 500 or (isinstance(data, dict) and data.get("code") == 500):
+            message = data.get("message") if isinstance(data, dict) else None
+            text = message if message is not None else truncate(resp.text)
+            raise RetryableError(f"HTTP {resp.status_code}: {text}")
+        if resp.status_code >= 400:
+            raise ModelError(
+                f"model rejected the request for {describe(request)}: "
+                f"HTTP {resp.status_code}: {truncate(resp.text)}"
+            )
+        if not isinstance(data, dict):
+            raise ModelError(
+                f"malformed reply from model for {describe(request)}: not a JSON object: "
+                f"{truncate(resp.text)!r}"
+            )
+        completions = data.get("completions")
+        if not isinstance(completions, list) or not completions:
+            raise ModelError(
+                f"malformed reply from model for {describe(request)}: no completions in "
+                f"{truncate(resp.text)!r}"
+            )
+        first = completions[0]
+        text = first.get("text") if isinstance(first, dict) else None
+        if not isinstance(text, str):
+            raise ModelError(
+                f"malformed reply from model for {describe(request)}: completions[0].text "
+                f"missing or not a string in {truncate(resp.text)!r}"
+            )
+        return Generation(text=text, raw=data)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> NLPFuncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+_LISTENING = re.compile(r"Listening at: (https?)://(\[[^\]]+\]|[^:\s/]+):(\d+)")
+_EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)|Exception)\b(:.*)?$")
+
+
+def _default_command() -> list[str]:
+    here = Path(sys.executable).parent / "flageval-serving"
+    if here.exists():
+        return [str(here)]
+    found = shutil.which("flageval-serving")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from flageval.serving.cli import main; main()"]
+
+
+class BundleServer:
+    """Runs a user's NLP bundle with the real ``flageval-serving`` CLI.
+
+    ``python``: an interpreter that has ``flageval-serving`` installed, or the path of the
+    ``flageval-serving`` console script; default: the console script beside ``sys.executable``.
+    ``port``: leave ``None`` to let the CLI choose (first free port in 5000-5999, or whatever
+    ``local_guniconf.py`` binds); an int pins it through gunicorn's ``GUNICORN_CMD_ARGS``.
+    """
+
+    def __init__(
+        self,
+        bundle_dir: Path | str,
+        *,
+        startup_timeout: float = 120.0,
+        python: str | None = None,
+        service: str = "service.py",
+        model: str = "model",
+        port: int | None = None,
+        stop_timeout: float = 10.0,
+        env: dict[str, str] | None = None,
+        log_lines: int = 2000,
+    ) -> None:
+        self.bundle_dir = Path(bundle_dir)
+        self.startup_timeout = startup_timeout
+        self.service = service
+        self.model = model
+        self.port = port
+        self.stop_timeout = stop_timeout
+        self.extra_env = dict(env or {})
+        if python is None:
+            self.command = _default_command()
+        elif Path(python).name.startswith("flageval-serving"):
+            self.command = [python]
+        else:
+            self.command = [python, "-c", "from flageval.serving.cli import main; main()"]
+        self._log: collections.deque[str] = collections.deque(maxlen=log_lines)
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+        self._bound: tuple[str, str, int] | None = None
+        self.base_url: str | None = None
+
+    # -- logs -------------------------------------------------------------------------------
+    def log_tail(self, n: int = 40) -> str:
+        lines = list(self._log)[-n:]
+        return "\n".join(lines)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    async def _read_log(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        stream = self._proc.stdout
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # a line over the stream limit: take what is there
+                raw = await stream.read(65536)
+            if not raw:
+                return
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            self._log.append(line)
+            logger.debug("bundle: %s", line)
+            if self._bound is None:
+                m = _LISTENING.search(line)
+                if m:
+                    self._bound = (m.group(1), m.group(2), int(m.group(3)))
+                    self._listening.set()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> str:
+        if self._proc is not None:
+            raise RuntimeError("BundleServer already started")
+        if not (self.bundle_dir / self.service).is_file():
+            raise ModelError(f"bundle {self.bundle_dir} has no {self.service}")
+        argv = [*self.command, "--service", self.service, "run", self.model]
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        env["PYTHONUNBUFFERED"] = "1"
+        if self.port is not None:
+            cmd_args = env.get("GUNICORN_CMD_ARGS", "")
+            env["GUNICORN_CMD_ARGS"] = f"{cmd_args} --bind 0.0.0.0:{self.port}".strip()
+        logger.info("starting bundle %s: %s", self.bundle_dir, " ".join(argv))
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=str(self.bundle_dir),
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                limit=1 << 20,
+            )
+        except OSError as exc:
+            raise ModelError(f"could not run {argv[0]}: {exc}") from exc
+        self._reader = asyncio.create_task(self._read_log())
+        try:
+            self.base_url = await asyncio.wait_for(self._wait_ready(), self.startup_timeout)
+        except TimeoutError:
+            reason = (
+                f"did not answer HTTP within {self.startup_timeout:g}s"
+                if self._bound
+                else f"port never opened within {self.startup_timeout:g}s"
+            )
+            await self._fail(reason)
+        except ModelError as exc:
+            await self._fail(str(exc))
+        assert self.base_url is not None
+        logger.info("bundle %s ready at %s", self.bundle_dir, self.base_url)
+        return self.base_url
+
+    async def _fail(self, reason: str) -> None:
+        await self.stop()
+        tail = self.log_tail(40)
+        raise ModelError(
+            f"model service in {self.bundle_dir} failed to start: {reason}\n"
+            f"--- last log lines ---\n{tail}"
+        )
+
+    async def _wait_exit_or(self, aw: asyncio.Future[Any] | asyncio.Task[Any]) -> bool:
+        """Wait for ``aw`` or the process exiting; True if ``aw`` finished first."""
+        assert self._proc is not None
+        exited = asyncio.ensure_future(self._proc.wait())
+        done, _ = await asyncio.wait({aw, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if aw in done:
+            exited.cancel()
+            return True
+        return False
+
+    async def _wait_ready(self) -> str:
+        assert self._proc is not None
+        listening = asyncio.ensure_future(self._listening.wait())
+        try:
+            if not await self._wait_exit_or(listening):
+                await self._drain()
+                raise ModelError(self._exit_reason())
+        finally:
+            listening.cancel()
+        assert self._bound is not None
+        scheme, host, port = self._bound
+        if host in ("0.0.0.0", "", "*"):
+            host = "127.0.0.1"
+        elif host in ("[::]", "::"):
+            host = "[::1]"
+        base_url = f"{scheme}://{host}:{port}"
+        # The master binds before the workers import service.py and run global_init; a request
+        # waits in the backlog until a worker accepts it or the master exits.
+        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
+            while True:
+                if self._proc.returncode is not None:
+                    await self._drain()
+                    raise ModelError(self._exit_reason())
+                probe = asyncio.ensure_future(client.get(f"{base_url}/func"))
+                if not await self._wait_exit_or(probe):
+                    probe.cancel()
+                    with contextlib.suppress(BaseException):
+                        await probe
+                    await self._drain()
+                    raise ModelError(self._exit_reason())
+                try:
+                    probe.result()
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.2)
+                    continue
+                return base_url  # any HTTP answer (405 for GET /func) means the app is serving
+
+    async def _drain(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._reader), 5.0)
+
+    def _exit_reason(self) -> str:
+        assert self._proc is not None
+        code = self._proc.returncode
+        lines = list(self._log)
+        text = "\n".join(lines)
+        exc_line = ""
+        for line in reversed(lines):
+            m = _EXC_LINE.match(line.strip())
+            if m:
+                exc_line = line.strip()
+                break
+        detail = f": {exc_line}" if exc_line else ""
+        if "Traceback" in text and "global_init" in text:
+            what = "global_init crashed"
+        elif "Traceback" in text and (
+            "import_module" in text
+            or "SyntaxError" in exc_line
+            or "ImportError" in exc_line
+            or "ModuleNotFoundError" in exc_line
+        ):
+            what = f"import error in {self.service}"
+        elif "Connection in use" in text or "Address already in use" in text:
+            what = "port already in use"
+        elif "No such file or directory" in text:
+            what = "file not found"
+        else:
+            what = "process failed"
+        return f"{what}{detail} (process exited with code {code})"
+
+    async def stop(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), self.stop_timeout)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        # Workers left in the group after the master died: kill them too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await self._drain()
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+        self._listening.clear()
+
+    async def __aenter__(self) -> BundleServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,4 @@
+# Hangs while gunicorn loads its config, before it binds: the port never opens.
+import time
+
+time.sleep(120)
