@@ -1,0 +1,3 @@
+from flageval_runner.harness import main
+
+raise SystemExit(main())
