@@ -38,7 +38,7 @@ test-fast: install services
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs/contracts/src libs/platform/src services/gateway/src services/eval-api/src services/upload/src services/notifier/src launcher/src
+	$(VENV)/bin/mypy libs/contracts/src libs/platform/src $(wildcard services/*/src) launcher/src
 
 format: install
 	$(VENV)/bin/ruff format .
