@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -105,3 +108,27 @@ async def with_retries(
                 last,
             )
     raise ModelError(f"{what} failed on {describe(request)} after {attempts} attempts: {last}")
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    *,
+    timeout_seconds: float,
+    scrub: Callable[[str], str] = lambda text: text,
+) -> tuple[httpx.Response, Any]:
+    """POST ``body``; transport failures become :class:`RetryableError`. Returns the reply and
+    its JSON (``None`` when the body is not JSON): each protocol judges the content itself."""
+    try:
+        resp = await client.post(url, json=body)
+    except httpx.TimeoutException as exc:
+        raise RetryableError(
+            f"timed out after {timeout_seconds:g}s ({type(exc).__name__})"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise RetryableError(scrub(f"connection error: {type(exc).__name__}: {exc}")) from exc
+    try:
+        return resp, resp.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return resp, None

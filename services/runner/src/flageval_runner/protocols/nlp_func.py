@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import os
 import re
@@ -30,6 +29,7 @@ from .base import (
     ModelError,
     RetryableError,
     describe,
+    post_json,
     truncate,
     with_retries,
 )
@@ -94,19 +94,7 @@ class NLPFuncClient:
         )
 
     async def _once(self, request: GenerationRequest, body: dict[str, Any]) -> Generation:
-        try:
-            resp = await self._client.post(self.url, json=body)
-        except httpx.TimeoutException as exc:
-            raise RetryableError(
-                f"timed out after {self.timeout:g}s ({type(exc).__name__})"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise RetryableError(f"connection error: {type(exc).__name__}: {exc}") from exc
-        data: Any
-        try:
-            data = resp.json()
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-            data = None
+        resp, data = await post_json(self._client, self.url, body, timeout_seconds=self.timeout)
         if resp.status_code >= 500 or (isinstance(data, dict) and data.get("code") == 500):
             message = data.get("message") if isinstance(data, dict) else None
             text = message if message is not None else truncate(resp.text)
@@ -315,10 +303,14 @@ class BundleServer:
                     await self._drain()
                     raise ModelError(self._exit_reason())
                 probe = asyncio.ensure_future(client.get(f"{base_url}/func"))
-                if not await self._wait_exit_or(probe):
-                    probe.cancel()
+                try:
+                    answered = await self._wait_exit_or(probe)
+                finally:  # also when start() is cancelled or times out: never orphan the probe
+                    if not probe.done():
+                        probe.cancel()
                     with contextlib.suppress(BaseException):
                         await probe
+                if not answered:
                     await self._drain()
                     raise ModelError(self._exit_reason())
                 try:

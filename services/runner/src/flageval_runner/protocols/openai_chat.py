@@ -11,7 +11,6 @@ The API key is never logged and is scrubbed from any message the endpoint echoes
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -23,6 +22,7 @@ from .base import (
     ModelError,
     RetryableError,
     describe,
+    post_json,
     truncate,
     with_retries,
 )
@@ -147,21 +147,9 @@ class OpenAIChatClient:
         )
 
     async def _once(self, request: GenerationRequest, body: dict[str, Any]) -> Generation:
-        try:
-            resp = await self._client.post(self.endpoint, json=body)
-        except httpx.TimeoutException as exc:
-            raise RetryableError(
-                f"timed out after {self.timeout:g}s ({type(exc).__name__})"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise RetryableError(
-                self._scrub(f"connection error: {type(exc).__name__}: {exc}")
-            ) from exc
-        data: Any
-        try:
-            data = resp.json()
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-            data = None
+        resp, data = await post_json(
+            self._client, self.endpoint, body, timeout_seconds=self.timeout, scrub=self._scrub
+        )
         snippet = self._scrub(truncate(resp.text))
         if resp.status_code >= 400 or (
             isinstance(data, dict) and "error" in data and data["error"]
