@@ -69,6 +69,17 @@ def platform(command: str, env: dict[str, str], log_path: Path, port: int) -> It
                 proc.wait()
 
 
+def platform_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    """The platform's environment: its own port and data dir, the test admin, and ``extra``."""
+    return {
+        "FLAGEVAL_PORT": str(port),
+        "FLAGEVAL_DATA_DIR": str(tmp_path / "data"),
+        "FLAGEVAL_ADMIN_EMAIL": ADMIN_EMAIL,
+        "FLAGEVAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        **extra,
+    }
+
+
 def login(client: httpx.Client, email: str, password: str) -> dict[str, str]:
     reply = client.post("/api/auth/login", json={"email": email, "password": password})
     assert reply.status_code == 200, reply.text
@@ -153,12 +164,7 @@ def wait_for_notification(base: str, headers: dict[str, str], title_part: str) -
 
 def test_standalone_account_flow_and_restart_keeps_data(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        "FLAGEVAL_PORT": str(port),
-        "FLAGEVAL_DATA_DIR": str(tmp_path / "data"),
-        "FLAGEVAL_ADMIN_EMAIL": ADMIN_EMAIL,
-        "FLAGEVAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    }
+    env = platform_env(tmp_path, port)
     with platform("up", env, tmp_path / "standalone.log", port) as base:
         health = httpx.get(f"{base}/api/health").json()
         assert health["status"] == "ok"
@@ -186,16 +192,14 @@ def test_mesh_account_flow_over_postgres_rabbitmq_and_s3(tmp_path: Path) -> None
     database = f"flageval_e2e_{uuid.uuid4().hex[:8]}"
     pg = PG_URL.rsplit("/", 1)[0]
     port = free_port()
-    env = {
-        "FLAGEVAL_PORT": str(port),
-        "FLAGEVAL_DATA_DIR": str(tmp_path / "data"),
-        "FLAGEVAL_DATABASE_URL": f"{pg}/{database}",
-        "FLAGEVAL_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/",
-        "FLAGEVAL_MESH_BASE_PORT": str(free_port()),
-        "FLAGEVAL_MESH_S3_PORT": str(free_port()),
-        "FLAGEVAL_ADMIN_EMAIL": ADMIN_EMAIL,
-        "FLAGEVAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    }
+    env = platform_env(
+        tmp_path,
+        port,
+        FLAGEVAL_DATABASE_URL=f"{pg}/{database}",
+        FLAGEVAL_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/",
+        FLAGEVAL_MESH_BASE_PORT=str(free_port()),
+        FLAGEVAL_MESH_S3_PORT=str(free_port()),
+    )
     try:
         with platform("mesh", env, tmp_path / "mesh.log", port) as base:
             health = httpx.get(f"{base}/api/health").json()
@@ -262,13 +266,8 @@ def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: 
 
     cli = shutil.which("flageval-serving") or str(Path(sys.executable).parent / "flageval-serving")
     port = free_port()
-    env = {
-        "FLAGEVAL_PORT": str(port),
-        "FLAGEVAL_DATA_DIR": str(tmp_path / "data"),
-        "FLAGEVAL_ADMIN_EMAIL": ADMIN_EMAIL,
-        "FLAGEVAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "FLAGEVAL_UPLOAD_CHUNK_KB": "64",  # several chunks per file without a big bundle
-    }
+    # A small chunk size: several chunks per file without a big bundle.
+    env = platform_env(tmp_path, port, FLAGEVAL_UPLOAD_CHUNK_KB="64")
     bundle = tmp_path / "my_model"
     expected = _make_bundle(bundle)
     with platform("up", env, tmp_path / "upload.log", port) as base:
@@ -335,13 +334,7 @@ def test_custom_image_is_reviewed_emailed_and_usable_in_an_evaluation(tmp_path: 
     smtp = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
     smtp.start()
     port = free_port()
-    env = {
-        "FLAGEVAL_PORT": str(port),
-        "FLAGEVAL_DATA_DIR": str(tmp_path / "data"),
-        "FLAGEVAL_ADMIN_EMAIL": ADMIN_EMAIL,
-        "FLAGEVAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "FLAGEVAL_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
-    }
+    env = platform_env(tmp_path, port, FLAGEVAL_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}")
     try:
         with platform("up", env, tmp_path / "images.log", port) as base:
             _, email, password = account_flow(base)

@@ -20,20 +20,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from flageval_launcher.registry import SERVICE_MODULES
+
 HELM_DIR = Path(__file__).resolve().parents[1]
 CHART = HELM_DIR / "flageval"
+
 KUBE_VERSION = "1.34.0"
 RELEASE = "fe"
 NAMESPACE = "flageval"
-SERVICES = [
-    "gateway",
-    "eval-api",
-    "scheduler",
-    "upload",
-    "image-registry",
-    "leaderboard",
-    "notifier",
-]
+# The chart must deploy every service the launcher knows (one source of truth).
+SERVICES = list(SERVICE_MODULES)
 KUEUE_API = "kueue.x-k8s.io/v1beta1"
 
 # What an operator with external PostgreSQL, RabbitMQ and S3 must give (the chart's defaults otherwise).

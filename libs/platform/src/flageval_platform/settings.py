@@ -11,16 +11,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICE_NAMES = (
-    "gateway",
-    "eval-api",
-    "scheduler",
-    "upload",
-    "image-registry",
-    "leaderboard",
-    "notifier",
-)
-
 
 class Settings(BaseSettings):
     """Configuration shared by all services; per-service settings subclass it."""
