@@ -60,6 +60,12 @@ class EvaluationChanged(_Payload):
     name: str
 
 
+class BundleFile(_Payload):
+    path: str
+    size_bytes: int = Field(ge=0)
+    sha256: str
+
+
 class BundleReady(_Payload):
     evaluation_id: uuid.UUID
     owner_id: uuid.UUID
@@ -67,6 +73,35 @@ class BundleReady(_Payload):
     version: int = Field(ge=1)
     valid: bool
     problems: list[str] = Field(default_factory=list)
+    #: The bundle's files (object keys are ``bundles/{bundle_id}/files/{path}``).
+    files: list[BundleFile] = Field(default_factory=list)
+
+
+class RunDataset(_Payload):
+    """One (task, dataset) step of a run, in the order the run executes them."""
+
+    task: str
+    dataset: str
+    #: Where the runner finds the data: ``demo:<name>`` (shipped with the runner) or an object
+    #: key prefix holding ``card.json`` and ``data.jsonl``; ``None`` when the platform has none.
+    source: str | None = None
+
+
+class RunBundle(_Payload):
+    """The bundle version a private-deployment run pinned."""
+
+    bundle_id: uuid.UUID
+    version: int = Field(ge=1)
+    sha256: str
+    files: list[BundleFile] = Field(default_factory=list)
+
+
+class RunApi(_Payload):
+    """API deployment: where the model answers. The key stays encrypted (platform secret)."""
+
+    endpoint: str
+    model_name: str | None = None
+    api_key_encrypted: str | None = None
 
 
 class RunRequested(_Payload):
@@ -77,6 +112,18 @@ class RunRequested(_Payload):
     kind: RunKind
     priority: Priority = Priority.MEDIUM
     version: int = Field(ge=1)
+    evaluation_name: str = ""
+    submitter: str = ""
+    deploy_mode: str = "private"
+    datasets: list[RunDataset] = Field(default_factory=list)
+    robustness: bool = False
+    image: str | None = None
+    card_type: str | None = None
+    gpus: int = Field(default=0, ge=0)
+    bundle: RunBundle | None = None
+    api: RunApi | None = None
+    #: Formal runs charged to the quota ledger (``formal_run``, ``human_evaluation``).
+    charged: list[str] = Field(default_factory=list)
 
 
 class RunStopRequested(_Payload):
@@ -84,7 +131,21 @@ class RunStopRequested(_Payload):
     requested_by: uuid.UUID
 
 
+class DatasetResult(_Payload):
+    task: str
+    dataset: str
+    status: str  # pending | running | succeeded | failed | skipped
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
 class RunStatusChanged(_Payload):
+    """The scheduler's word on where a run's execution stands. A terminal status carries every
+    dataset result the scheduler holds, so a consumer that missed a ``run.progress`` still
+    ends with the full picture."""
+
     run_id: uuid.UUID
     evaluation_id: uuid.UUID
     owner_id: uuid.UUID
@@ -92,9 +153,38 @@ class RunStatusChanged(_Payload):
     at: datetime
     failure_cause: FailureCause | None = None
     message: str | None = None
+    attempt: int = Field(default=1, ge=1)
+    datasets: list[DatasetResult] = Field(default_factory=list)
+
+
+class SampleRow(_Payload):
+    id: str
+    sample: str
+    label: str
+    predict: str
+
+
+class RunProgress(_Payload):
+    """What the runner reported about one dataset: it started, it finished (with metrics), or
+    its validation samples."""
+
+    run_id: uuid.UUID
+    evaluation_id: uuid.UUID
+    owner_id: uuid.UUID
+    type: str  # dataset_started | dataset_finished | samples
+    task: str
+    dataset: str
+    at: datetime
+    attempt: int = Field(default=1, ge=1)
+    status: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    samples: list[SampleRow] = Field(default_factory=list)
 
 
 class RunFinished(_Payload):
+    """Published by eval-api once a run is terminal, with everything a board or an email needs."""
+
     run_id: uuid.UUID
     evaluation_id: uuid.UUID
     owner_id: uuid.UUID
@@ -104,6 +194,16 @@ class RunFinished(_Payload):
     failure_cause: FailureCause | None = None
     message: str | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
+    evaluation_name: str = ""
+    version: int = Field(default=1, ge=1)
+    submitter: str = ""
+    datasets: list[DatasetResult] = Field(default_factory=list)
+    task_averages: dict[str, Any] = Field(default_factory=dict)
+    bundle_sha256: str | None = None
+    image: str | None = None
+    model_name: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class ImageReviewed(_Payload):
@@ -154,6 +254,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("run.requested", 1, RunRequested, "A user asked for a validation/formal run."),
         EventSpec("run.stop_requested", 1, RunStopRequested, "A user asked to stop a run."),
         EventSpec("run.status_changed", 1, RunStatusChanged, "A run moved to a new state."),
+        EventSpec("run.progress", 1, RunProgress, "The runner reported on one dataset."),
         EventSpec("run.finished", 1, RunFinished, "A run reached a terminal state."),
         EventSpec("image.reviewed", 1, ImageReviewed, "An admin approved or rejected an image."),
         EventSpec(

@@ -35,6 +35,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flageval_contracts import new_envelope
+from flageval_contracts.events import BundleFile as BundleFileEvent
 from flageval_contracts.events import BundleReady
 from flageval_platform.db import Database
 from flageval_platform.errors import Forbidden, NotFound, PlatformError, Unprocessable
@@ -540,6 +541,10 @@ async def finish_bundle(
         evaluation = await session.get(Evaluation, bundle.evaluation_id)
         domain = evaluation.domain if evaluation is not None else ""
         sizes = {f.filename: f.size_bytes or 0 for f in files}
+        listing = [
+            BundleFileEvent(path=f.filename, size_bytes=f.size_bytes or 0, sha256=f.sha256 or "")
+            for f in sorted(files, key=lambda f: f.filename)
+        ]
         evaluation_id, owner_id, version = bundle.evaluation_id, bundle.owner_id, bundle.version
 
     try:
@@ -572,6 +577,7 @@ async def finish_bundle(
             version=version,
             valid=not problems,
             problems=problems,
+            files=listing,
         )
         await messaging.enqueue(
             session,
