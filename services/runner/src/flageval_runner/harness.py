@@ -3,8 +3,8 @@
 ``python -m flageval_runner evaluate …`` starts the user's bundle with the real
 ``flageval-serving`` CLI (or talks to an OpenAI-style endpoint), runs each dataset serially
 (the platform's order), and writes ``results.json`` plus one ``<dataset>.predictions.jsonl``
-per dataset. Reporting progress to the platform (per-run token) comes with the runs/scheduler
-work; the pieces here are what a GPU job will run.
+per dataset. ``run`` and ``fetch-bundle`` are the platform mode (:mod:`flageval_runner.platform_run`):
+the same pieces, driven by a run's spec and reporting over the progress channel.
 """
 
 from __future__ import annotations
@@ -131,11 +131,26 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--timeout", type=float, default=60.0)
     ev.add_argument("--startup-timeout", type=float, default=300.0)
     ev.add_argument("--max-new-tokens", type=int, default=64)
+    sub.add_parser(
+        "run",
+        help="platform mode: run the attempt named by FLAGEVAL_RUN_ID/FLAGEVAL_RUN_ATTEMPT, "
+        "reporting to FLAGEVAL_PROGRESS_URL (see docs/runs.md)",
+    )
+    fetch = sub.add_parser(
+        "fetch-bundle", help="platform mode: download the run's bundle (Kubernetes init step)"
+    )
+    fetch.add_argument("--dest", required=True, help="folder the bundle files are written to")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command in ("run", "fetch-bundle"):
+        from flageval_runner import platform_run  # imports this module: import late
+
+        if args.command == "run":
+            return platform_run.run_command()
+        return platform_run.fetch_bundle_command(args.dest)
     if args.api_endpoint and not args.model_name:
         print("error: --model-name is required with --api-endpoint", file=sys.stderr)
         return 2
