@@ -53,6 +53,10 @@ class Standalone:
         for name in INTERNAL_SERVICES:
             ctx = self.contexts[name]
             backends[name] = InProcessBackend(build_app(ctx, manage_lifecycle=False), ctx.readiness)
+        # Services call each other in-process too (eval-api → scheduler for quota charges).
+        for ctx in self.contexts.values():
+            for name, backend in backends.items():
+                ctx.peers.register_app(name, backend.app)
         self.gateway = build_gateway_app(self.contexts["gateway"], backends, manage_lifecycle=False)
 
     async def start(self) -> None:

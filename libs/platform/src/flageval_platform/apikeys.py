@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+# The label names eval-api, which wrote the first keys: changing it would orphan them.
 _PURPOSE = b"flageval eval-api: evaluation api keys v1"
 _PREFIX = "v1:"
 

@@ -35,6 +35,7 @@ from flageval_platform.logging import (
 )
 from flageval_platform.metrics import HTTP_LATENCY, HTTP_REQUESTS, render
 from flageval_platform.outbox import Messaging, OutboxRelay
+from flageval_platform.peers import Peers
 from flageval_platform.settings import Settings, schema_name
 from flageval_platform.storage import ObjectStore, create_store
 
@@ -84,6 +85,8 @@ class ServiceContext:
             service=self.name,
             poll_seconds=self.settings.outbox_poll_seconds,
         )
+        #: Synchronous calls to other services (in-process apps are registered by the launcher).
+        self.peers = Peers(self.secret_key, self.settings.service_urls)
         self.started = False
 
     @classmethod
@@ -118,6 +121,7 @@ class ServiceContext:
         for hook in self.definition.shutdown:
             await hook(self)
         await self.relay.stop()
+        await self.peers.aclose()
         if self.owns_infrastructure:
             await self.bus.close()
             await self.store.close()

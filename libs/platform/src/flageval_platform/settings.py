@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -104,3 +104,14 @@ class Settings(BaseSettings):
 def schema_name(service: str) -> str:
     """PostgreSQL schema that holds one service's tables."""
     return service.replace("-", "_")
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def specialise(settings: Settings, cls: type[S]) -> S:
+    """``settings`` as a service's own settings class: the shared values as given (a launcher
+    may have set them in code), the service's extra ones from the environment."""
+    if isinstance(settings, cls):
+        return settings
+    return cls(**{name: getattr(settings, name) for name in Settings.model_fields})

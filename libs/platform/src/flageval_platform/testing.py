@@ -177,3 +177,78 @@ async def running_service(
     finally:
         await ctx.stop()
         await bus.close()
+
+
+@dataclass
+class RunningPlatform:
+    """Several services started together for a test: one bus, one store, each its own database,
+    calling each other in-process (as in standalone)."""
+
+    services: dict[str, RunningService]
+    bus: Any
+    store: Any
+
+    def __getitem__(self, name: str) -> RunningService:
+        return self.services[name]
+
+
+@asynccontextmanager
+async def running_platform(
+    definitions: dict[str, Any],
+    settings: Any,
+    *,
+    backend: str = "sqlite",
+    raise_app_exceptions: bool = True,
+    state: dict[str, dict[str, Any]] | None = None,
+) -> AsyncIterator[RunningPlatform]:
+    """Start ``definitions`` (name → ServiceDefinition) on a shared in-memory bus and local store.
+    ``backend`` ``"sqlite"`` gives each service its own file under ``settings.data_dir``,
+    ``"postgres"`` its own schema on the test server (dropped afterwards). ``state`` presets
+    a service's ``ctx.state`` (e.g. the scheduler's executor)."""
+    from contextlib import AsyncExitStack
+
+    import httpx
+
+    from flageval_platform.bus.memory import MemoryBus
+    from flageval_platform.service import ServiceContext, build_app
+    from flageval_platform.storage.local import LocalObjectStore
+
+    async with AsyncExitStack() as stack:
+        bus = MemoryBus()
+        await bus.connect()
+        stack.push_async_callback(bus.close)
+        store = LocalObjectStore(
+            settings.data_dir / "objects",
+            public_url=settings.effective_public_url,
+            secret_key=settings.ensure_secret_key(),
+        )
+        contexts: dict[str, ServiceContext] = {}
+        apps: dict[str, Any] = {}
+        for name, definition in definitions.items():
+            if backend == "postgres":
+                db = await stack.enter_async_context(_pg_schema_database())
+            else:
+                db = await stack.enter_async_context(
+                    _sqlite_database(settings.data_dir / f"{name}.db")
+                )
+            ctx = ServiceContext(
+                definition, settings, bus=bus, store=store, owns_infrastructure=False, database=db
+            )
+            ctx.state.update((state or {}).get(name, {}))
+            contexts[name] = ctx
+            apps[name] = build_app(ctx, manage_lifecycle=False)
+        for ctx in contexts.values():
+            for name, app in apps.items():
+                ctx.peers.register_app(name, app)
+        services: dict[str, RunningService] = {}
+        for name, ctx in contexts.items():
+            await ctx.start()
+            stack.push_async_callback(ctx.stop)
+            transport = httpx.ASGITransport(
+                app=apps[name], raise_app_exceptions=raise_app_exceptions
+            )
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://test")
+            )
+            services[name] = RunningService(ctx, bus, store, client)
+        yield RunningPlatform(services, bus, store)

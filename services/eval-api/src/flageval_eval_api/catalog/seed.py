@@ -106,7 +106,13 @@ SAFETY_TASK_CATEGORY: dict[str, str] = {
 }
 
 #: NLP datasets whose answers people grade (subjective; counts against the human-evaluation quota).
-SUBJECTIVE_DATASETS: frozenset[str] = frozenset({"chinese-open-qa"})
+SUBJECTIVE_DATASETS: frozenset[str] = frozenset({"chinese-open-qa", "demo-zh-openqa"})
+
+#: Datasets whose data ships with the runner (``flageval_runner/demo_data``), so the standalone
+#: platform evaluates something out of the box; a run finds them at source ``demo:<id>``.
+DEMO_DATASETS: frozenset[str] = frozenset(
+    {"demo-en-choice", "demo-zh-choice", "demo-en-math", "demo-en-genqa", "demo-zh-openqa"}
+)
 
 # Datasets: (domain, id, name, task, language, metric, size (items evaluated), version).
 # fmt: off
@@ -121,6 +127,11 @@ DATASETS: tuple[tuple[str, str, str, str, str, str, int, str], ...] = (
     ("nlp", "boolq", "BoolQ", "reading-comprehension", "en", "accuracy", 3270, "2019"),
     ("nlp", "truthfulqa", "TruthfulQA (MC1)", "truthfulness", "en", "accuracy", 817, "2021"),
     ("nlp", "chinese-open-qa", "Chinese open QA", "chinese-open-qa", "zh", "human-rating", 300, "1.0"),
+    ("nlp", "demo-en-choice", "Demo: English multiple choice", "knowledge", "en", "accuracy", 20, "1"),
+    ("nlp", "demo-zh-choice", "Demo: Chinese multiple choice", "knowledge", "zh", "accuracy", 20, "1"),
+    ("nlp", "demo-en-math", "Demo: English word problems", "math-reasoning", "en", "exact-match", 17, "1"),
+    ("nlp", "demo-en-genqa", "Demo: English short answers", "reading-comprehension", "en", "f1", 15, "1"),
+    ("nlp", "demo-zh-openqa", "Demo: Chinese open QA", "chinese-open-qa", "zh", "human-rating", 10, "1"),
     # CV
     ("cv", "imagenet-1k", "ImageNet-1K", "classification", "none", "top1-accuracy", 50000, "2012"),
     ("cv", "cifar-100", "CIFAR-100", "classification", "none", "top1-accuracy", 10000, "2009"),

@@ -2,7 +2,8 @@
 
 Order matters: the first matching rule wins. The ``flageval-serving`` upload protocol paths
 come before the generic ``/api/evaluations`` rule (the CLI authenticates with an upload token,
-not a login), and the leaderboard's submission endpoint before the generic ``/api/runs`` rule.
+not a login), and the leaderboard's submission and the scheduler's logs endpoints before the
+generic ``/api/runs`` rule.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ ROUTES: tuple[RouteRule, ...] = (
     RouteRule(r"^/api/evaluations/manage/op_file$", "upload", Access.PUBLIC),
     RouteRule(r"^/api/evaluations/[^/]+/(upload-tokens|bundles)(/|$)", "upload", Access.APPROVED),
     RouteRule(r"^/api/runs/[^/]+/submissions$", "leaderboard", Access.APPROVED),
+    RouteRule(r"^/api/runs/[^/]+/logs$", "scheduler", Access.APPROVED),
+    # The runner's progress channel: authenticated by the per-run token, not a login.
+    RouteRule(r"^/api/runner/runs/", "scheduler", Access.PUBLIC),
     RouteRule(r"^/api/evaluations(/|$)", "eval-api", Access.APPROVED),
     RouteRule(r"^/api/runs(/|$)", "eval-api", Access.APPROVED),
     RouteRule(r"^/api/catalog$", "eval-api", Access.PUBLIC),

@@ -41,6 +41,8 @@ class RefundReason(StrEnum):
 
     PLATFORM_FAULT = "platform_fault"
     STOPPED_BEFORE_START = "stopped_before_start"
+    #: eval-api charged, then could not store the run (a concurrent start won, a fault).
+    RUN_NOT_CREATED = "run_not_created"
 
 
 @dataclass(frozen=True)

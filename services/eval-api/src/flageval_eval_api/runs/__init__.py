@@ -1,0 +1,1 @@
+"""Runs of evaluations: version history, dataset progress, metrics, validation samples."""
