@@ -21,6 +21,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 
 from flageval_platform.testing import PG_URL, free_port
 
@@ -162,6 +163,30 @@ def wait_for_notification(base: str, headers: dict[str, str], title_part: str) -
     raise AssertionError(f"no notification containing {title_part!r}")
 
 
+TERMINAL = ("succeeded", "failed", "stopped")
+
+
+def wait_for_run(
+    client: httpx.Client,
+    headers: dict[str, str],
+    run_id: str,
+    *,
+    status: tuple[str, ...] = TERMINAL,
+    within: float = 60,
+) -> dict:
+    """Poll ``GET /api/runs/{id}`` until the run reaches one of ``status``."""
+    deadline = time.monotonic() + within
+    run: dict = {}
+    while time.monotonic() < deadline:
+        reply = client.get(f"/api/runs/{run_id}", headers=headers)
+        assert reply.status_code == 200, reply.text
+        run = reply.json()
+        if run["status"] in status:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run never reached {status}: {run}")
+
+
 def test_standalone_account_flow_and_restart_keeps_data(tmp_path: Path) -> None:
     port = free_port()
     env = platform_env(tmp_path, port)
@@ -228,15 +253,16 @@ def _drop_database(pg: str, name: str) -> None:
     asyncio.run(drop())
 
 
-SERVICE_PY = """from flageval.serving.service import NLPModelService
+SERVICE_PY = """from flageval.serving.service import NLPCompletion, NLPEvalResponse, NLPModelService
 
 
 class Service(NLPModelService):
-    def global_init(self):
+    def global_init(self, model_path):
         self.prefix = "echo: "
 
     def infer(self, req):
-        return self.prefix + req.prompt
+        text = self.prefix + req.prompt
+        return NLPEvalResponse(completions=[NLPCompletion(text=text, tokens=text)])
 """
 
 
@@ -278,7 +304,7 @@ def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: 
             card = next(iter(catalog["card_types"]))["id"]
             images = client.get("/api/images", headers=alice).json()
             image = next(i for i in images["preset"] if i["domain"] == "nlp")["id"]
-            dataset = catalog["domains"]["nlp"]["datasets"][0]["id"]
+            assert "demo-en-choice" in [d["id"] for d in catalog["domains"]["nlp"]["datasets"]]
             created = client.post(
                 "/api/evaluations",
                 headers=alice,
@@ -286,7 +312,7 @@ def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: 
                     "domain": "nlp",
                     "name": f"echo-{uuid.uuid4().hex[:6]}",
                     "description": "an echo model",
-                    "datasets": [dataset],
+                    "datasets": ["demo-en-choice"],
                     "deploy_mode": "private",
                     "private": {
                         "image_id": image,
@@ -309,6 +335,20 @@ def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: 
             assert version["status"] == "valid", version
             assert {f["path"]: f["sha256"] for f in version["files"]} == expected
             wait_for_notification(base, alice, "is complete and valid")
+
+            # Validate on the uploaded bundle: the local executor runs the real runner, which
+            # downloads the bundle through presigned URLs and serves it with flageval-serving.
+            reply = client.post(
+                f"/api/evaluations/{evaluation}/runs", json={"kind": "validation"}, headers=alice
+            )
+            assert reply.status_code == 201, reply.text
+            run = wait_for_run(client, alice, reply.json()["id"], within=180)
+            assert run["status"] == "succeeded", run
+            assert run["bundle"]["version"] == 1
+            assert 1 <= len(run["samples"]) <= 3
+            assert all(s["predict"].startswith("echo: ") for s in run["samples"])
+            logs = client.get(f"/api/runs/{run['id']}/logs", headers=alice)
+            assert logs.status_code == 200 and logs.text
 
 
 DOCKERFILE = """FROM nvcr.io/nvidia/pytorch:23.03-py3
@@ -426,3 +466,115 @@ def _wait(check, within: float = 20.0) -> None:  # type: ignore[no-untyped-def]
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.3)
+
+
+@contextmanager
+def fake_chat_model(delay: float = 0.0) -> Iterator[str]:
+    """An OpenAI-style chat endpoint in a thread that answers each demo choice question with
+    its gold option (after ``delay`` seconds); yields its URL."""
+    import asyncio
+    import threading
+
+    import uvicorn
+
+    from flageval_runner.datasets.loader import load_demo_dataset
+
+    gold = {item.input: item.label for item in load_demo_dataset("demo-en-choice").items}
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> dict:
+        prompt = (await request.json())["messages"][-1]["content"]
+        await asyncio.sleep(delay)
+        answer = next((label for question, label in gold.items() if question in prompt), "?")
+        return {"choices": [{"message": {"role": "assistant", "content": answer}}]}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/v1/chat/completions"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_standalone_runs_with_the_local_executor(tmp_path: Path) -> None:
+    """Formal runs of an API-deployed model, executed by the real runner as a local process:
+    metrics per dataset, predictions, logs, the quota ledger; a stop; and a platform restart in
+    the middle of a run, which the runner survives and the platform re-adopts."""
+    port = free_port()
+    env = platform_env(tmp_path, port)
+    with fake_chat_model(delay=1.0) as endpoint:
+        third, email, password = _runs_before_a_restart(tmp_path, env, port, endpoint)
+        # The runner of ``third`` keeps going while the platform is down, and is re-adopted.
+        with platform("up", env, tmp_path / "runs.log", port) as base:
+            client = httpx.Client(base_url=base, timeout=30)
+            alice = login(client, email, password)
+            run = wait_for_run(client, alice, third, within=120)
+            assert run["status"] == "succeeded", run
+            assert run["attempt"] == 1  # re-adopted, not restarted
+            assert run["datasets"][0]["metrics"]["accuracy"] == 1.0
+            quota = client.get("/api/me/quota", headers=alice).json()
+            assert quota["formal_runs"]["used"] == 3
+            client.close()
+
+
+def _runs_before_a_restart(
+    tmp_path: Path, env: dict[str, str], port: int, endpoint: str
+) -> tuple[str, str, str]:
+    with platform("up", env, tmp_path / "runs.log", port) as base:
+        _, email, password = account_flow(base)
+        client = httpx.Client(base_url=base, timeout=30)
+        alice = login(client, email, password)
+
+        def evaluation() -> str:
+            reply = client.post(
+                "/api/evaluations",
+                headers=alice,
+                json={
+                    "domain": "nlp",
+                    "name": f"chat-{uuid.uuid4().hex[:6]}",
+                    "datasets": ["demo-en-choice"],
+                    "deploy_mode": "api",
+                    "api": {"endpoint": endpoint, "model_name": "gold", "api_key": "sk-e2e-123"},
+                },
+            )
+            assert reply.status_code == 201, reply.text
+            return str(reply.json()["id"])
+
+        def start(evaluation_id: str) -> str:
+            reply = client.post(
+                f"/api/evaluations/{evaluation_id}/runs", json={"kind": "formal"}, headers=alice
+            )
+            assert reply.status_code == 201, reply.text
+            return str(reply.json()["id"])
+
+        first = start(evaluation())
+        run = wait_for_run(client, alice, first, within=120)
+        assert run["status"] == "succeeded", run
+        (dataset,) = run["datasets"]
+        assert dataset["status"] == "succeeded" and dataset["metrics"]["accuracy"] == 1.0
+        assert run["task_averages"] == {"knowledge": {"accuracy": 1.0}}
+        predictions = client.get(f"/api/runs/{first}/predictions/demo-en-choice", headers=alice)
+        assert predictions.status_code == 200 and len(predictions.text.splitlines()) == 20
+        logs = client.get(f"/api/runs/{first}/logs", headers=alice)
+        assert logs.status_code == 200 and "sk-e2e-123" not in logs.text
+        quota = client.get("/api/me/quota", headers=alice).json()
+        assert quota["formal_runs"]["used"] == 1
+
+        # Stop a running run: its process is killed and the charge stays (it had started).
+        second = start(evaluation())
+        wait_for_run(client, alice, second, status=("running",))
+        assert client.post(f"/api/runs/{second}/stop", headers=alice).status_code == 202
+        assert wait_for_run(client, alice, second)["status"] == "stopped"
+
+        # A run in progress while the platform goes down and comes back.
+        third = start(evaluation())
+        wait_for_run(client, alice, third, status=("running",))
+        client.close()
+
+        return third, email, password
