@@ -287,6 +287,15 @@ def test_gateway_knows_every_other_service() -> None:
     assert urls == {name: f"http://{RELEASE}-{name}:8000" for name in SERVICES if name != "gateway"}
 
 
+def test_eval_api_reaches_the_scheduler_for_quota_charges() -> None:
+    (eval_api,) = one("defaults", "Deployment", f"{RELEASE}-eval-api")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    urls = json.loads(env_of(eval_api)["FLAGEVAL_SERVICE_URLS"])
+    assert urls["scheduler"] == f"http://{RELEASE}-scheduler:8000"
+    assert "eval-api" not in urls
+
+
 def test_every_spec_setting_is_wired() -> None:
     config = one("defaults", "ConfigMap", f"{RELEASE}-config")["data"]
     secret = one("defaults", "Secret", f"{RELEASE}-secrets")["stringData"]
