@@ -47,7 +47,8 @@ format: install
 schemas: install
 	$(PY) -m flageval_contracts.schema_export schemas
 
-## Every benchmark under bench/ (files starting with _ are helpers, not benchmarks)
+## Every benchmark under bench/ (files starting with _ are helpers, not benchmarks):
+## upload.py (SPEC §10 upload speed), runner.py (harness throughput vs a server of known capacity), …
 bench: install
 	@for b in bench/[!_]*.py; do [ -f "$$b" ] || continue; echo "== $$b"; $(PY) $$b || exit 1; done
 
