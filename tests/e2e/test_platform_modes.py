@@ -231,10 +231,36 @@ def test_mesh_account_flow_over_postgres_rabbitmq_and_s3(tmp_path: Path) -> None
             assert set(health["services"]) >= {"eval-api", "scheduler", "upload", "notifier"}
             assert_public_openapi(base)  # fetched from the remote services
             _, email, password = account_flow(base)
-            with httpx.Client(base_url=base) as client:
+            with httpx.Client(base_url=base, timeout=30) as client:
                 alice = login(client, email, password)
-            # gateway outbox → RabbitMQ → notifier's inbox → in-app notification
-            wait_for_notification(base, alice, "approved")
+                # gateway outbox → RabbitMQ → notifier's inbox → in-app notification
+                wait_for_notification(base, alice, "approved")
+                # A formal run across processes: eval-api charges through the scheduler over
+                # HTTP, run.requested and the reports travel through RabbitMQ, the runner
+                # reports through the gateway.
+                with fake_chat_model() as endpoint:
+                    created = client.post(
+                        "/api/evaluations",
+                        headers=alice,
+                        json={
+                            "domain": "nlp",
+                            "name": f"mesh-{uuid.uuid4().hex[:6]}",
+                            "datasets": ["demo-en-choice"],
+                            "deploy_mode": "api",
+                            "api": {"endpoint": endpoint, "model_name": "gold"},
+                        },
+                    )
+                    assert created.status_code == 201, created.text
+                    reply = client.post(
+                        f"/api/evaluations/{created.json()['id']}/runs",
+                        json={"kind": "formal"},
+                        headers=alice,
+                    )
+                    assert reply.status_code == 201, reply.text
+                    run = wait_for_run(client, alice, reply.json()["id"], within=120)
+                assert run["status"] == "succeeded", run
+                assert run["datasets"][0]["metrics"]["accuracy"] == 1.0
+                assert client.get("/api/me/quota", headers=alice).json()["formal_runs"]["used"] == 1
     finally:
         _drop_database(pg, database)
     assert ADMIN_PASSWORD not in (tmp_path / "mesh.log").read_text()

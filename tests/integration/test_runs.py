@@ -263,6 +263,8 @@ async def test_formal_run_from_start_to_metrics(env: Harness) -> None:
             "dataset": "demo-en-choice",
             "status": "succeeded",
             "metrics": {"accuracy": 0.75},
+            "dataset_version": "1",
+            "dataset_sha256": "c" * 64,
         },
     )
 
@@ -274,6 +276,9 @@ async def test_formal_run_from_start_to_metrics(env: Harness) -> None:
     # Visible as soon as the dataset finished, while the run goes on.
     assert detail["status"] == "running"
     assert detail["datasets"][0]["metrics"] == {"accuracy": 0.75}
+    assert detail["datasets"][0]["dataset_version"] == "1"
+    assert detail["datasets"][0]["dataset_sha256"] == "c" * 64
+    assert detail["generation"] == {"max_new_tokens": 64, "seed": 0, "temperature": 0.0}
     assert detail["task_averages"] == {"knowledge": {"accuracy": 0.75}}
     assert detail["datasets"][1]["status"] == "pending"
 
@@ -733,6 +738,9 @@ BAD_EVENTS: list[tuple[str, Any]] = [
                                    "rows": [{"id": "1", "sample": "", "label": "", "predict": ""}] * 51}]}),
     ("unknown dataset", {"events": [{"type": "dataset_started", "task": "x", "dataset": "mmlu"}]}),
     ("too many events", {"events": [{"type": "heartbeat"}] * 501}),
+    ("dataset sha256 not hex", {"events": [{"type": "dataset_finished", "task": "knowledge",
+                                            "dataset": "demo-en-choice", "status": "succeeded",
+                                            "dataset_sha256": "zz"}]}),
     ("cause not allowed", {"events": [{"type": "finished", "status": "failed",
                                        "failure_cause": "preempted"}]}),
 ]  # fmt: skip
@@ -806,3 +814,63 @@ async def test_api_deployment_spec_carries_the_decrypted_key_only_there(lite: Ha
         "endpoint": "https://llm.example.org/v1", "model_name": "m1", "api_key": "sk-123",
     }  # fmt: skip
     assert spec["bundle"] is None
+
+
+async def test_logs_combine_runner_lines_and_executor_output(lite: Harness) -> None:
+    run_id = (await lite.start(await lite.evaluation())).json()["id"]
+    handle = await lite.submitted(run_id)
+    lite.executor.output[handle] = "gunicorn listening\nmodel loaded"
+    await lite.report(
+        run_id,
+        {"type": "log", "seq": 1, "lines": ["second batch"]},
+        {"type": "log", "seq": 0, "lines": ["first batch"]},
+        {"type": "log", "seq": 0, "lines": ["first batch"]},  # resent: stored once
+    )
+    headers = lite.sched.headers_for(ALICE)
+    text = (await lite.sched.client.get(f"/api/runs/{run_id}/logs", headers=headers)).text
+    assert text.splitlines() == [
+        "first batch",
+        "second batch",
+        "---- process output (attempt 1) ----",
+        "gunicorn listening",
+        "model loaded",
+    ]
+    tail = await lite.sched.client.get(f"/api/runs/{run_id}/logs?tail=1", headers=headers)
+    assert tail.text == "model loaded\n"
+    for bad in ("0", "-1", "abc", "100001"):
+        reply = await lite.sched.client.get(f"/api/runs/{run_id}/logs?tail={bad}", headers=headers)
+        assert reply.status_code == 422, bad
+    assert (await lite.sched.client.get("/api/runs/nope/logs", headers=headers)).status_code == 404
+
+
+async def test_run_finished_carries_the_record_and_a_failed_runs_log_tail(lite: Harness) -> None:
+    from flageval_platform.bus import Subscription
+
+    finished: list[Any] = []
+
+    async def collect(envelope: Any) -> None:
+        finished.append(envelope)
+
+    await lite.platform.bus.subscribe(
+        Subscription(queue="test.finished", bindings=["run.finished"], handler=collect)
+    )
+    run_id = (await lite.start(await lite.evaluation())).json()["id"]
+    await lite.submitted(run_id)
+    await lite.report(
+        run_id,
+        {"type": "started"},
+        {"type": "log", "seq": 0, "lines": [f"line {i}" for i in range(40)]},
+        {"type": "dataset_finished", "task": "knowledge", "dataset": "demo-en-choice",
+         "status": "succeeded", "metrics": {"accuracy": 0.5}, "dataset_version": "1",
+         "dataset_sha256": "d" * 64},
+        {"type": "finished", "status": "failed", "failure_cause": "user", "message": "crash"},
+    )  # fmt: skip
+    (envelope,) = await eventually(lambda: finished)
+    payload = envelope.payload
+    assert payload["status"] == "failed" and payload["failure_cause"] == "user"
+    assert payload["log_tail"].splitlines() == [f"line {i}" for i in range(10, 40)]
+    assert payload["evaluation_name"] and payload["submitter"] == "alice"
+    assert payload["bundle_sha256"] and payload["image"] == "nlp-serving:1.0"
+    assert payload["generation"]["max_new_tokens"] == 64 and payload["platform_version"]
+    assert payload["datasets"][0]["dataset_sha256"] == "d" * 64
+    assert payload["datasets"][1]["status"] == "skipped"

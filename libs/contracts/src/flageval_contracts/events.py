@@ -39,6 +39,9 @@ class UserProfileSubmitted(_Payload):
     user_id: uuid.UUID
     email: str
     username: str
+    #: From the profile (what a named leaderboard entry shows); optional within version 1.
+    real_name: str | None = None
+    organization: str | None = None
 
 
 class UserReviewed(_Payload):
@@ -49,6 +52,9 @@ class UserReviewed(_Payload):
     status: UserStatus
     reason: str | None = None
     reviewer_id: uuid.UUID
+    #: The reviewed profile (what a named leaderboard entry shows); optional within version 1.
+    real_name: str | None = None
+    organization: str | None = None
 
 
 class EvaluationChanged(_Payload):
@@ -124,6 +130,8 @@ class RunRequested(_Payload):
     api: RunApi | None = None
     #: Formal runs charged to the quota ledger (``formal_run``, ``human_evaluation``).
     charged: list[str] = Field(default_factory=list)
+    #: How the runner generates (max_new_tokens, seed, temperature): part of the run's record.
+    generation: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunStopRequested(_Payload):
@@ -139,6 +147,9 @@ class DatasetResult(_Payload):
     finished_at: datetime | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    #: The data evaluated: the card's version and the content sha256 the runner computed.
+    dataset_version: str | None = None
+    dataset_sha256: str | None = None
 
 
 class RunStatusChanged(_Payload):
@@ -155,6 +166,8 @@ class RunStatusChanged(_Payload):
     message: str | None = None
     attempt: int = Field(default=1, ge=1)
     datasets: list[DatasetResult] = Field(default_factory=list)
+    #: A failed run: the last lines its runner logged (for the email that tells the owner).
+    log_tail: str | None = None
 
 
 class SampleRow(_Payload):
@@ -179,6 +192,8 @@ class RunProgress(_Payload):
     status: str | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    dataset_version: str | None = None
+    dataset_sha256: str | None = None
     samples: list[SampleRow] = Field(default_factory=list)
 
 
@@ -204,6 +219,9 @@ class RunFinished(_Payload):
     model_name: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    generation: dict[str, Any] = Field(default_factory=dict)
+    platform_version: str | None = None
+    log_tail: str | None = None
 
 
 class ImageReviewed(_Payload):

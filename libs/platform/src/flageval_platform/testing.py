@@ -251,4 +251,6 @@ async def running_platform(
                 httpx.AsyncClient(transport=transport, base_url="http://test")
             )
             services[name] = RunningService(ctx, bus, store, client)
+        # Torn down first: no consumer is still handling a message when its service stops.
+        stack.push_async_callback(bus.close)
         yield RunningPlatform(services, bus, store)

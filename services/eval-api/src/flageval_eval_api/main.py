@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flageval_contracts import Envelope
-from flageval_eval_api.api import catalog, evaluations, runs
+from flageval_eval_api.api import catalog, datasets, evaluations, runs
 from flageval_eval_api.config import ServiceSettings
+from flageval_eval_api.datasets import models as _dataset_models  # noqa: F401  (registers tables)
 from flageval_eval_api.images.service import record_available
 from flageval_eval_api.models import messaging, metadata
 from flageval_eval_api.runs import models as _run_models  # noqa: F401  (registers tables)
@@ -58,7 +59,12 @@ definition = ServiceDefinition(
     metadata=metadata,
     messaging=messaging,
     migrations=Path(__file__).parent / "migrations",
-    routers=lambda ctx: [catalog.router(ctx), evaluations.router(ctx), runs.router(ctx)],
+    routers=lambda ctx: [
+        catalog.router(ctx),
+        datasets.router(ctx),
+        evaluations.router(ctx),
+        runs.router(ctx),
+    ],
     subscriptions=consumers,
 )
 

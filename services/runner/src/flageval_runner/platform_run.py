@@ -351,8 +351,13 @@ class PlatformRun:
         *,
         metrics: dict[str, float] | None = None,
         error: str | None = None,
+        data: dict[str, str] | None = None,
     ) -> None:
-        await self.client.post_events([_event_finished(entry, status, metrics, error)])
+        """Report one dataset's end; ``data`` names the data evaluated (card version and
+        content sha256) for the reproducibility card."""
+        event = _event_finished(entry, status, metrics, error)
+        event.update({k: v for k, v in (data or {}).items() if v})
+        await self.client.post_events([event])
 
     async def _one(self, entry: dict[str, Any]) -> tuple[str, str] | None:
         """Run one dataset and report its success; return ``(cause, error)`` on failure."""
@@ -410,7 +415,15 @@ class PlatformRun:
         except Exception as exc:  # a runner bug: the platform's fault, not the user's
             logger.exception("dataset %s: runner error", name)
             return "platform", f"runner error: {type(exc).__name__}: {exc}"
-        await self._dataset_finished(entry, "succeeded", metrics=metrics)
+        await self._dataset_finished(
+            entry,
+            "succeeded",
+            metrics=metrics,
+            data={
+                "dataset_version": dataset.card.version,
+                "dataset_sha256": dataset.content_sha256,
+            },
+        )
         return None
 
     async def _load(self, source: dict[str, Any], name: str) -> Dataset:

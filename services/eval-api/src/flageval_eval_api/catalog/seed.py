@@ -1,8 +1,9 @@
 """What the platform evaluates, per domain, as plain data (see the FlagEval user guide).
 
-Datasets and tasks are code-defined for now (admin dataset registration, SPEC §6, comes later);
-card types are rows of ``card_types``: :data:`CARD_TYPES` is what the ``20261127_0002``
-migration inserted as the built-in ones (that migration holds its own copy of the list).
+Built-in datasets and tasks are code-defined (administrators register more datasets, SPEC §6:
+:mod:`flageval_eval_api.datasets`, never reusing a built-in id); card types are rows of
+``card_types``: :data:`CARD_TYPES` is what the ``20261127_0002`` migration inserted as the
+built-in ones (that migration holds its own copy of the list).
 
 Ids are lowercase ``[a-z0-9-]`` and unique across all domains, so a dataset id alone names one
 dataset. Every dataset belongs to exactly one task of its domain.

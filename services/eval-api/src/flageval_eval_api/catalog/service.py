@@ -1,8 +1,10 @@
 """The catalog: per domain, the datasets and tasks one can evaluate on, how a model may be
 deployed, and the card types private deployments may ask for.
 
-Datasets and tasks come from :mod:`flageval_eval_api.catalog.seed` (built and checked once, at
-import); card types are rows, so :func:`load_catalog` costs one small query.
+Built-in datasets and tasks come from :mod:`flageval_eval_api.catalog.seed` (built and checked
+once, at import); card types and the datasets administrators registered
+(:mod:`flageval_eval_api.datasets`, current version of each) are rows, so :func:`load_catalog`
+costs two small queries.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flageval_eval_api.catalog import seed
 from flageval_eval_api.catalog.models import CardTypeRow
+from flageval_eval_api.datasets import service as registered
+from flageval_eval_api.datasets.models import RegisteredDataset
 from flageval_platform.errors import Conflict
 
 
@@ -42,6 +46,14 @@ class Dataset:
     category: str | None
     #: Graded by people (NLP "Chinese open QA"): counts against the human-evaluation quota.
     subjective: bool = False
+    #: Registered by an administrator (SPEC §6) rather than built in.
+    registered: bool = False
+    #: Registered only: sha256 of the current version's ``data.jsonl`` and the runner's content
+    #: hash (canonical card + data, what results record).
+    sha256: str | None = None
+    content_sha256: str | None = None
+    #: Where a run's runner finds the data: ``demo:<id>``, an object-key prefix, or None.
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,7 @@ def _build_domains() -> dict[str, DomainCatalog]:
             version=version,
             category=category,
             subjective=id_ in seed.SUBJECTIVE_DATASETS,
+            source=f"demo:{id_}" if id_ in seed.DEMO_DATASETS else None,
         )
     tasks: dict[str, dict[str, Task]] = {d: {} for d in seed.DOMAINS}
     for domain, id_, name, methods in seed.TASKS:
@@ -143,11 +156,44 @@ def _card_type(row: CardTypeRow) -> CardType:
     )
 
 
+def _registered_dataset(row: RegisteredDataset) -> Dataset:
+    card = row.card
+    return Dataset(
+        id=row.name,
+        name=row.name,
+        domain=row.domain,
+        task=row.task,
+        language=str(card.get("language", "")),
+        metric=registered.catalog_metric(card),
+        size=row.size,
+        version=row.version,
+        category=seed.SAFETY_TASK_CATEGORY.get(row.task) if row.domain == "safety" else None,
+        subjective=registered.is_subjective(card),
+        registered=True,
+        sha256=row.sha256,
+        content_sha256=row.content_sha256,
+        source=row.prefix,
+    )
+
+
+def _merge_registered(domains: dict[str, DomainCatalog], rows: list[RegisteredDataset]) -> None:
+    """Add registered datasets to their domain and task (rows naming a domain or task the
+    catalog no longer has, or a built-in id, are left out)."""
+    for row in rows:
+        domain = domains.get(row.domain)
+        if domain is None or row.task not in domain.tasks or row.name in domain.datasets:
+            continue
+        domain.datasets[row.name] = _registered_dataset(row)
+        task = domain.tasks[row.task]
+        domain.tasks[row.task] = dataclasses.replace(task, datasets=(*task.datasets, row.name))
+
+
 async def load_catalog(*, session: AsyncSession) -> Catalog:
-    """The whole catalog: one query (card types); the rest is prebuilt."""
+    """The whole catalog: two queries (card types, registered datasets); the rest is prebuilt."""
     rows = await session.scalars(
         select(CardTypeRow).order_by(CardTypeRow.gpu_memory_gib.desc(), CardTypeRow.id)
     )
+    card_types = {row.id: _card_type(row) for row in rows}
     # Fresh dicts per call, so a caller that mutates its copy cannot change anyone else's.
     domains = {
         name: dataclasses.replace(
@@ -155,9 +201,10 @@ async def load_catalog(*, session: AsyncSession) -> Catalog:
         )
         for name, d in _DOMAINS.items()
     }
+    _merge_registered(domains, await registered.current_versions(session))
     return Catalog(
         domains=domains,
-        card_types={row.id: _card_type(row) for row in rows},
+        card_types=card_types,
         model_types=_MODEL_TYPES,
     )
 
@@ -189,9 +236,13 @@ def _dataset_document(dataset: Dataset) -> dict[str, Any]:
         "size": dataset.size,
         "version": dataset.version,
         "subjective": dataset.subjective,
+        "registered": dataset.registered,
     }
     if dataset.category is not None:
         doc["category"] = dataset.category
+    if dataset.registered:
+        doc["sha256"] = dataset.sha256
+        doc["content_sha256"] = dataset.content_sha256
     return doc
 
 

@@ -63,6 +63,8 @@ class Run(Base):
     bundle_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: Quota kinds charged when the run was accepted (refunds are the scheduler's).
     charged: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Generation parameters the runner used (max_new_tokens, seed, temperature).
+    generation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     failure_cause: Mapped[str | None] = mapped_column(String(16), nullable=True)
     failure_message: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -91,6 +93,9 @@ class RunDatasetRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The data evaluated, as the runner reported it (reproducibility card).
+    dataset_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dataset_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class RunSampleRow(Base):

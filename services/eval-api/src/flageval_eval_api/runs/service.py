@@ -9,6 +9,7 @@ always "move forward if that is a legal step, else ignore".
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import logging
 import math
 import uuid
@@ -34,7 +35,6 @@ from flageval_contracts.events import (
     RunStatusChanged,
     RunStopRequested,
 )
-from flageval_eval_api.catalog import seed
 from flageval_eval_api.catalog.service import DomainCatalog, load_catalog
 from flageval_eval_api.evaluations import service as evaluations
 from flageval_eval_api.evaluations.models import Evaluation
@@ -49,7 +49,16 @@ from flageval_platform.peers import Peers
 
 log = logging.getLogger(__name__)
 
+
+def _platform_version() -> str:
+    try:
+        return importlib.metadata.version("flageval-eval-api")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 PRODUCER = "eval-api"
+PLATFORM_VERSION = _platform_version()
 PRIORITY_RANK = {Priority.HIGH.value: 0, Priority.MEDIUM.value: 1, Priority.LOW.value: 2}
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.STARTING.value, RunStatus.RUNNING.value)
 TERMINAL = (RunStatus.SUCCEEDED.value, RunStatus.FAILED.value, RunStatus.STOPPED.value)
@@ -60,6 +69,8 @@ _STATUS_RANK = {
     **{status: 3 for status in TERMINAL},
 }
 DATASET_FINAL = ("succeeded", "failed", "skipped")
+#: How the runner generates; recorded on every run (and shown on its leaderboard card).
+GENERATION = {"max_new_tokens": 64, "seed": 0, "temperature": 0.0}
 #: What an ETA assumes a run takes before any run has finished.
 DEFAULT_RUN_SECONDS = 600.0
 _INSERT_ATTEMPTS = 5
@@ -159,7 +170,10 @@ def _steps(evaluation: Evaluation, domain: DomainCatalog) -> list[RunDataset]:
         if dataset in seen:
             continue
         seen.add(dataset)
-        source = f"demo:{dataset}" if dataset in seed.DEMO_DATASETS else None
+        # demo:<id> for the runner's demo data, datasets/<name>/<version> (the current version)
+        # for registered ones, None where the platform has no data.
+        known = domain.datasets.get(dataset)
+        source = known.source if known is not None else None
         steps.append(RunDataset(task=task, dataset=dataset, source=source))
     return steps
 
@@ -242,6 +256,7 @@ def _new_run(plan: _Plan, run_id: uuid.UUID, identity: Identity, kind: RunKind) 
         bundle_version=plan.bundle.version if plan.bundle else None,
         bundle_sha256=plan.bundle.sha256 if plan.bundle else None,
         charged=list(plan.charges),
+        generation=dict(GENERATION),
         attempt=1,
         created_at=now,
         updated_at=now,
@@ -287,6 +302,7 @@ def _requested(plan: _Plan, run: Run) -> RunRequested:
             else None
         ),
         charged=list(plan.charges),
+        generation=dict(run.generation or GENERATION),
     )
 
 
@@ -499,6 +515,7 @@ async def detail(session: AsyncSession, run: Run, *, slots: int) -> dict[str, An
         "attempt": run.attempt,
         "model_name": run.model_name,
         "image": run.image,
+        "generation": run.generation or {},
         "bundle": (
             {"version": run.bundle_version, "sha256": run.bundle_sha256}
             if run.bundle_version is not None
@@ -530,6 +547,8 @@ def _dataset_out(row: RunDatasetRow) -> dict[str, Any]:
         "finished_at": iso(row.finished_at),
         "metrics": row.metrics or {},
         "error": row.error,
+        "dataset_version": row.dataset_version,
+        "dataset_sha256": row.dataset_sha256,
     }
 
 
@@ -573,6 +592,8 @@ def _finish_dataset(row: RunDatasetRow, result: DatasetResult | RunProgress, at:
     row.finished_at = getattr(result, "finished_at", None) or at
     row.metrics = dict(result.metrics)
     row.error = result.error
+    row.dataset_version = result.dataset_version
+    row.dataset_sha256 = result.dataset_sha256
 
 
 async def apply_status(session: AsyncSession, envelope: Envelope, messaging: Messaging) -> None:
@@ -610,14 +631,14 @@ async def apply_status(session: AsyncSession, envelope: Envelope, messaging: Mes
         session,
         new_envelope(
             "run.finished",
-            _finished(run, sorted(rows.values(), key=lambda r: r.position)),
+            _finished(run, sorted(rows.values(), key=lambda r: r.position), event.log_tail),
             producer=PRODUCER,
             correlation_id=envelope.correlation_id,
         ),
     )
 
 
-def _finished(run: Run, rows: list[RunDatasetRow]) -> RunFinished:
+def _finished(run: Run, rows: list[RunDatasetRow], log_tail: str | None = None) -> RunFinished:
     return RunFinished(
         run_id=run.id,
         evaluation_id=run.evaluation_id,
@@ -640,6 +661,8 @@ def _finished(run: Run, rows: list[RunDatasetRow]) -> RunFinished:
                 finished_at=aware(r.finished_at),
                 metrics=r.metrics or {},
                 error=r.error,
+                dataset_version=r.dataset_version,
+                dataset_sha256=r.dataset_sha256,
             )
             for r in rows
         ],
@@ -649,6 +672,9 @@ def _finished(run: Run, rows: list[RunDatasetRow]) -> RunFinished:
         model_name=run.model_name,
         started_at=aware(run.started_at),
         finished_at=aware(run.finished_at),
+        generation=dict(run.generation or {}),
+        platform_version=PLATFORM_VERSION,
+        log_tail=log_tail,
     )
 
 

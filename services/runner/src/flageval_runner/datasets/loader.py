@@ -189,15 +189,16 @@ def _task_checks(card: DatasetCard, item: Item) -> list[str]:
     return problems
 
 
-def load_dataset(card_json: bytes | str, data_jsonl: bytes | str) -> Dataset:
-    """Validate a card and its JSONL data; raise :class:`DatasetError` listing every problem."""
-    errors: list[LineError] = []
-    card: DatasetCard | None = None
-    try:
-        card = parse_card(card_json)
-    except DatasetError as exc:
-        errors.extend(exc.errors)
+def check_items(
+    card: DatasetCard | None, data_jsonl: bytes | str
+) -> tuple[list[Item], list[Item], list[LineError]]:
+    """Validate JSONL data against a (valid) card: ``(items, dev, errors)``.
 
+    Line errors carry their 1-based line number; whole-file problems (empty file, no evaluation
+    items, too few dev items for ``few_shot``) have ``line=None``. With ``card=None`` (the card
+    itself is invalid) only the card-independent rules are checked.
+    """
+    errors: list[LineError] = []
     raw = data_jsonl.encode() if isinstance(data_jsonl, str) else data_jsonl
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -252,6 +253,19 @@ def load_dataset(card_json: bytes | str, data_jsonl: bytes | str) -> Dataset:
                 '(mark exemplars with "split": "dev")',
             )
         )
+    return items, dev, errors
+
+
+def load_dataset(card_json: bytes | str, data_jsonl: bytes | str) -> Dataset:
+    """Validate a card and its JSONL data; raise :class:`DatasetError` listing every problem."""
+    errors: list[LineError] = []
+    card: DatasetCard | None = None
+    try:
+        card = parse_card(card_json)
+    except DatasetError as exc:
+        errors.extend(exc.errors)
+    items, dev, item_errors = check_items(card, data_jsonl)
+    errors.extend(item_errors)
     if errors or card is None:
         raise DatasetError(errors)
 

@@ -25,6 +25,8 @@ URL_LIFETIME = timedelta(hours=6)
 MAX_PREDICTIONS_BYTES = 512 * 1024 * 1024
 HEARTBEAT_SECONDS = 10
 VALIDATION_SAMPLES = 3
+#: What runs requested before eval-api recorded generation parameters get.
+DEFAULT_GENERATION = {"max_new_tokens": 64, "seed": 0, "temperature": 0.0}
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(max_length=20_000)]
@@ -67,6 +69,8 @@ class RunnerEvent(BaseModel):
     lines: Annotated[list[Text], Field(max_length=2000)] | None = None
     failure_cause: Literal["user", "platform"] | None = None
     message: Annotated[str, Field(max_length=4000)] | None = None
+    dataset_version: Annotated[str, Field(max_length=64)] | None = None
+    dataset_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
     @model_validator(mode="after")
     def _fields_of_type(self) -> RunnerEvent:
@@ -190,7 +194,7 @@ def router(ctx: ServiceContext, wake: Any) -> APIRouter:
             "done": done,
             "bundle": bundle,
             "api": api_section,
-            "generation": {"max_new_tokens": 64, "seed": 0},
+            "generation": payload.get("generation") or dict(DEFAULT_GENERATION),
         }
 
     @api.post("/{run_id}/events", include_in_schema=False)

@@ -82,6 +82,25 @@ def _results(job: Job) -> list[DatasetResult]:
     return [DatasetResult.model_validate(results[d]) for d in order if d in results]
 
 
+LOG_TAIL_LINES = 30
+
+
+async def log_tail(session: AsyncSession, job: Job, lines: int = LOG_TAIL_LINES) -> str | None:
+    """The last ``lines`` lines the run's runner logged (its current attempt), or None."""
+    batches = await session.scalars(
+        select(JobLogBatch.lines)
+        .where(JobLogBatch.run_id == job.run_id, JobLogBatch.attempt == job.attempt)
+        .order_by(JobLogBatch.seq.desc())
+        .limit(lines)
+    )
+    collected: list[str] = []
+    for text in batches:
+        collected[:0] = text.split("\n")
+        if len(collected) >= lines:
+            break
+    return "\n".join(collected[-lines:]) or None
+
+
 async def _publish_status(
     session: AsyncSession, messaging: Messaging, job: Job, *, at: datetime | None = None
 ) -> None:
@@ -96,6 +115,7 @@ async def _publish_status(
         message=job.message,
         attempt=job.attempt,
         datasets=_results(job) if terminal else [],
+        log_tail=await log_tail(session, job) if job.status == FAILED else None,
     )
     await messaging.enqueue(
         session,
@@ -350,6 +370,8 @@ async def _apply_dataset_event(
             "finished_at": now.isoformat(),
             "metrics": event.get("metrics") or {},
             "error": event.get("error"),
+            "dataset_version": event.get("dataset_version"),
+            "dataset_sha256": event.get("dataset_sha256"),
         }
         job.results = results
         await _publish_progress(
@@ -362,6 +384,8 @@ async def _apply_dataset_event(
             status=event["status"],
             metrics=event.get("metrics") or {},
             error=event.get("error"),
+            dataset_version=event.get("dataset_version"),
+            dataset_sha256=event.get("dataset_sha256"),
         )
     else:
         await _publish_progress(

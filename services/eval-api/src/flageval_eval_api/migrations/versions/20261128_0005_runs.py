@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("bundle_version", sa.Integer, nullable=True),
         sa.Column("bundle_sha256", sa.String(64), nullable=True),
         sa.Column("charged", sa.JSON, nullable=False),
+        sa.Column("generation", sa.JSON, nullable=False),
         sa.Column("attempt", sa.Integer, nullable=False),
         sa.Column("failure_cause", sa.String(16), nullable=True),
         sa.Column("failure_message", sa.Text, nullable=True),
@@ -62,6 +63,8 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("metrics", sa.JSON, nullable=False),
         sa.Column("error", sa.Text, nullable=True),
+        sa.Column("dataset_version", sa.String(64), nullable=True),
+        sa.Column("dataset_sha256", sa.String(64), nullable=True),
         sa.UniqueConstraint("run_id", "dataset", name="uq_run_datasets_dataset"),
     )
     op.create_table(

@@ -1,0 +1,64 @@
+"""``POST /api/admin/datasets`` (administrators): register a dataset or a new version of one.
+
+Multipart form: ``card`` (the card JSON, a file or a text field), ``data`` (the JSONL file) and
+``catalog_task`` (the catalog task of the card's domain the dataset belongs to). 201 with the
+registered version; 401/403 before the body is read; 413 for a card over 64 KiB or data over
+200 MiB; 422 listing every problem (``{"source": "card", "field": …, "message": …}``,
+``{"source": "data", "line": N, "message": …}``, ``{"source": "form", "field": …, …}``);
+409 for a version that exists. Nothing is stored unless the whole registration succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import UploadFile
+
+from flageval_eval_api.datasets import service
+from flageval_eval_api.datasets.service import DatasetRejected, Problem
+from flageval_platform.identity import Identity, require_admin
+from flageval_platform.service import ServiceContext
+
+
+async def _part(value: UploadFile | str | None, limit: int) -> bytes | None:
+    """A form part's bytes, read up to ``limit + 1`` (enough to tell it is too large)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return await value.read(limit + 1)
+
+
+def router(ctx: ServiceContext) -> APIRouter:
+    api = APIRouter(tags=["datasets"])
+
+    def admin(request: Request) -> Identity:
+        # A dependency, so 401/403 come before any complaint about the body.
+        return require_admin(ctx.current_identity(request))
+
+    @api.post("/api/admin/datasets", status_code=201)
+    async def register_dataset(
+        request: Request, identity: Identity = Depends(admin)
+    ) -> dict[str, Any]:
+        async with request.form(max_files=4, max_fields=16) as form:
+            card = await _part(form.get("card"), service.MAX_CARD_BYTES)
+            data = await _part(form.get("data"), service.MAX_DATA_BYTES)
+            task = form.get("catalog_task")
+        missing = [
+            Problem("form", "required (the card JSON)", field="card") if card is None else None,
+            Problem("form", "required (the JSONL file)", field="data") if data is None else None,
+        ]
+        problems = [p for p in missing if p is not None]
+        if problems:
+            raise DatasetRejected(problems)
+        assert card is not None and data is not None
+        catalog_task = task.strip() if isinstance(task, str) else None
+        upload = await asyncio.to_thread(service.validate_upload, card, data, catalog_task)
+        row = await service.register(
+            db=ctx.db, store=ctx.store, upload=upload, registered_by=identity.user_id
+        )
+        return service.document(row)
+
+    return api

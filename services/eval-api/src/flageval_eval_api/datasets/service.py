@@ -1,0 +1,374 @@
+"""Registering a dataset (SPEC §6): validate the card and the JSONL data with the runner's own
+parser (so what the platform accepts is exactly what a run can load), then store the objects
+and record the version.
+
+The card is the runner's card unchanged. Which *catalog* task the dataset belongs to is not a
+card field (the card's ``task`` is the harness task type, e.g. ``choice_qa``, and the runner
+rejects unknown card fields), so it is given beside the card: the ``catalog_task`` form field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flageval_eval_api.catalog import seed
+from flageval_eval_api.datasets.models import RegisteredDataset, dataset_prefix
+from flageval_platform.db import Database
+from flageval_platform.errors import Conflict, PlatformError, Unprocessable
+from flageval_platform.storage import ObjectStore
+from flageval_runner.datasets import Dataset, DatasetCard, Task, check_items, compute_sha256
+
+MAX_CARD_BYTES = 64 * 1024
+MAX_DATA_BYTES = 200 * 1024 * 1024
+MAX_DATA_LINES = 1_000_000
+#: At most this many problems are listed in a 422 (a last entry counts the rest).
+MAX_REPORTED_PROBLEMS = 100
+
+#: Card fields a registration must give (``prompt_template`` and ``description`` are optional).
+REQUIRED_CARD_FIELDS = ("name", "domain", "task", "language", "metric", "few_shot", "version")
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_BUILTIN_IDS = frozenset(row[1] for row in seed.DATASETS)
+_DOMAIN_TASKS: dict[str, tuple[str, ...]] = {
+    domain: tuple(t for d, t, _name, _methods in seed.TASKS if d == domain)
+    for domain in seed.DOMAINS
+}
+
+Source = Literal["form", "card", "data"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a registration: a form part, a card field (``field``; None for the
+    card as a whole) or a data line (``line``, 1-based; None for the file as a whole)."""
+
+    source: Source
+    message: str
+    field: str | None = None
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.source == "data":
+            return {"source": "data", "line": self.line, "message": self.message}
+        return {"source": self.source, "field": self.field, "message": self.message}
+
+
+def _problem_list(problems: list[Problem]) -> list[dict[str, Any]]:
+    shown = [p.as_dict() for p in problems[:MAX_REPORTED_PROBLEMS]]
+    rest = len(problems) - len(shown)
+    if rest > 0:
+        shown.append({"source": "data", "line": None, "message": f"... and {rest} more problems"})
+    return shown
+
+
+class DatasetRejected(Unprocessable):
+    """422 whose ``detail`` is the list of problems, each naming its field or line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("The dataset was rejected.", code="invalid_dataset")
+        self.problems = problems
+
+    @property
+    def detail(self) -> Any:
+        return _problem_list(self.problems)
+
+
+class DatasetTooLarge(PlatformError):
+    status_code = 413
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message, code="dataset_too_large")
+        self.problems = [problem]
+
+    @property
+    def detail(self) -> Any:
+        return _problem_list(self.problems)
+
+
+@dataclass(frozen=True)
+class ValidUpload:
+    """A card and data that passed every check, with what the row records."""
+
+    card: DatasetCard
+    catalog_task: str
+    card_bytes: bytes
+    data_bytes: bytes
+    size: int
+    dev_size: int
+    sha256: str
+    content_sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def version(self) -> str:
+        return self.card.version
+
+    @property
+    def domain(self) -> str:
+        return self.card.domain
+
+
+def _count_lines(data: bytes) -> int:
+    if not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def check_sizes(card_bytes: bytes, data_bytes: bytes) -> None:
+    """413 when the card or the data is over its limit."""
+    if len(card_bytes) > MAX_CARD_BYTES:
+        raise DatasetTooLarge(
+            Problem("card", f"the card is larger than {MAX_CARD_BYTES // 1024} KiB")
+        )
+    if len(data_bytes) > MAX_DATA_BYTES:
+        raise DatasetTooLarge(
+            Problem("data", f"the data is larger than {MAX_DATA_BYTES // (1024 * 1024)} MiB")
+        )
+
+
+def _pydantic_problems(exc: ValidationError, skip: set[str]) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = err["loc"]
+        # A model-level complaint (loc ()) is the card's metric not fitting its task.
+        field = str(loc[0]) if loc else "metric"
+        if field in skip:
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        if len(loc) > 1:
+            message = f"{'.'.join(str(p) for p in loc[1:])}: {message}"
+        problems.append(Problem("card", message, field=field))
+    return problems
+
+
+def _check_catalog_task(domain: object, catalog_task: str | None) -> list[Problem]:
+    if not catalog_task:
+        hint = ""
+        if isinstance(domain, str) and domain in _DOMAIN_TASKS:
+            hint = f" (one of {domain}'s tasks: {', '.join(_DOMAIN_TASKS[domain])})"
+        return [Problem("form", f"required: the catalog task of the dataset{hint}", "catalog_task")]
+    if isinstance(domain, str) and domain in _DOMAIN_TASKS:
+        if catalog_task not in _DOMAIN_TASKS[domain]:
+            return [
+                Problem(
+                    "form",
+                    f"{catalog_task!r} is not a task of domain {domain!r} "
+                    f"(one of: {', '.join(_DOMAIN_TASKS[domain])})",
+                    "catalog_task",
+                )
+            ]
+    return []
+
+
+def check_card(
+    card_bytes: bytes, catalog_task: str | None
+) -> tuple[DatasetCard | None, list[Problem]]:
+    """The card (None when it is invalid) and every problem of the card and ``catalog_task``."""
+    try:
+        raw = json.loads(card_bytes.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, [Problem("card", "not valid UTF-8"), *_check_catalog_task(None, catalog_task)]
+    except json.JSONDecodeError as exc:
+        return None, [
+            Problem("card", f"not valid JSON ({exc.msg} at line {exc.lineno})"),
+            *_check_catalog_task(None, catalog_task),
+        ]
+    if not isinstance(raw, dict):
+        return None, [
+            Problem("card", "must be a JSON object"),
+            *_check_catalog_task(None, catalog_task),
+        ]
+
+    problems: list[Problem] = []
+    flagged: set[str] = set()
+
+    def flag(field: str, message: str) -> None:
+        flagged.add(field)
+        problems.append(Problem("card", message, field=field))
+
+    for field in REQUIRED_CARD_FIELDS:
+        if field not in raw:
+            flag(field, "required")
+    name = raw.get("name")
+    if "name" in raw:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            flag(
+                "name",
+                "must be 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit",
+            )
+        elif name in _BUILTIN_IDS:
+            flag("name", f"{name!r} is a built-in dataset of the catalog")
+    version = raw.get("version")
+    if "version" in raw and (not isinstance(version, str) or not _VERSION_RE.match(version)):
+        flag(
+            "version",
+            "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter "
+            "or digit",
+        )
+    few_shot = raw.get("few_shot")
+    if "few_shot" in raw and (not isinstance(few_shot, int) or isinstance(few_shot, bool)):
+        flag("few_shot", "must be an integer")
+    domain = raw.get("domain")
+    if "domain" in raw and domain not in _DOMAIN_TASKS:
+        flag("domain", f"must be one of the catalog's domains: {', '.join(_DOMAIN_TASKS)}")
+
+    card: DatasetCard | None = None
+    try:
+        card = DatasetCard.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, flagged))
+    card_ok = not problems
+    problems.extend(_check_catalog_task(domain, catalog_task))
+    return (card if card_ok else None), problems
+
+
+def validate_upload(card_bytes: bytes, data_bytes: bytes, catalog_task: str | None) -> ValidUpload:
+    """Check everything (CPU-bound: run it in a thread); :class:`DatasetRejected` lists every
+    problem of the card, the form and each data line."""
+    check_sizes(card_bytes, data_bytes)
+    card, problems = check_card(card_bytes, catalog_task)
+    items: list[Any] = []
+    dev: list[Any] = []
+    lines = _count_lines(data_bytes)
+    if lines > MAX_DATA_LINES:
+        problems.append(
+            Problem("data", f"more than {MAX_DATA_LINES:,} lines", line=MAX_DATA_LINES + 1)
+        )
+    else:
+        items, dev, errors = check_items(card, data_bytes)
+        problems.extend(Problem("data", e.message, line=e.line) for e in errors)
+    if problems or card is None:
+        raise DatasetRejected(problems)
+    loaded = Dataset(card=card, items=items, dev=dev)
+    return ValidUpload(
+        card=card,
+        catalog_task=str(catalog_task),
+        card_bytes=card_bytes,
+        data_bytes=data_bytes,
+        size=len(items),
+        dev_size=len(dev),
+        sha256=hashlib.sha256(data_bytes).hexdigest(),
+        content_sha256=compute_sha256(loaded.card_bytes(), loaded.data_bytes()),
+    )
+
+
+async def register(
+    *, db: Database, store: ObjectStore, upload: ValidUpload, registered_by: uuid.UUID
+) -> RegisteredDataset:
+    """Record a new version and store its objects; 409 for a version that exists, or a name
+    already registered in another domain or task.
+
+    The row is flushed first (so the unique constraints reserve the name and version against a
+    concurrent registration before anything is written), then ``data.jsonl``, then
+    ``card.json``, and only then committed: the row becomes visible after both objects exist,
+    and any error rolls it back. A crash in between leaves objects without a row, never the
+    reverse; registering again overwrites them.
+    """
+    name, version = upload.name, upload.version
+    async with db.transaction() as session:
+        versions = list(
+            await session.scalars(
+                select(RegisteredDataset)
+                .where(RegisteredDataset.name == name)
+                .order_by(RegisteredDataset.seq.desc())
+            )
+        )
+        if any(v.version == version for v in versions):
+            raise Conflict(
+                f"Version {version!r} of dataset {name!r} is already registered; give the card a "
+                "new version.",
+                code="dataset_version_exists",
+            )
+        latest = versions[0] if versions else None
+        if latest is not None and (latest.domain, latest.task) != (
+            upload.domain,
+            upload.catalog_task,
+        ):
+            raise Conflict(
+                f"Dataset {name!r} is registered under {latest.domain}/{latest.task}; a new "
+                "version must keep its domain and catalog task.",
+                code="dataset_task_mismatch",
+            )
+        row = RegisteredDataset(
+            id=uuid.uuid4(),
+            name=name,
+            version=version,
+            seq=(latest.seq + 1) if latest is not None else 1,
+            domain=upload.domain,
+            task=upload.catalog_task,
+            card=upload.card.model_dump(mode="json", exclude_none=True),
+            size=upload.size,
+            dev_size=upload.dev_size,
+            data_bytes=len(upload.data_bytes),
+            sha256=upload.sha256,
+            content_sha256=upload.content_sha256,
+            registered_by=registered_by,
+        )
+        session.add(row)
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # a concurrent registration of this name won
+            raise Conflict(
+                f"Dataset {name!r} was registered concurrently; try again.",
+                code="dataset_version_exists",
+            ) from exc
+        prefix = dataset_prefix(name, version)
+        await store.put(f"{prefix}/data.jsonl", upload.data_bytes)
+        await store.put(f"{prefix}/card.json", upload.card_bytes)
+    return row
+
+
+async def current_versions(session: AsyncSession) -> list[RegisteredDataset]:
+    """The current (latest registered) version of every registered dataset, by name."""
+    rows = await session.scalars(
+        select(RegisteredDataset).order_by(RegisteredDataset.name, RegisteredDataset.seq.desc())
+    )
+    current: dict[str, RegisteredDataset] = {}
+    for row in rows:
+        current.setdefault(row.name, row)
+    return list(current.values())
+
+
+def is_subjective(card: dict[str, Any]) -> bool:
+    """Open QA has no automatic metric: people grade it (human-evaluation quota)."""
+    return card.get("task") == Task.open_qa.value
+
+
+def catalog_metric(card: dict[str, Any]) -> str:
+    """The card's metric in the catalog's spelling (``exact_match`` → ``exact-match``)."""
+    metric = str(card.get("metric", ""))
+    if metric == "none":
+        return "human-rating" if is_subjective(card) else "none"
+    return metric.replace("_", "-")
+
+
+def document(row: RegisteredDataset) -> dict[str, Any]:
+    """The 201 reply of ``POST /api/admin/datasets``."""
+    return {
+        "id": row.name,
+        "version": row.version,
+        "domain": row.domain,
+        "task": row.task,
+        "card": row.card,
+        "size": row.size,
+        "dev_size": row.dev_size,
+        "data_bytes": row.data_bytes,
+        "sha256": row.sha256,
+        "content_sha256": row.content_sha256,
+        "source": row.prefix,
+        "registered_at": row.registered_at.isoformat(),
+    }
