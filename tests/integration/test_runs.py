@@ -874,3 +874,24 @@ async def test_run_finished_carries_the_record_and_a_failed_runs_log_tail(lite: 
     assert payload["generation"]["max_new_tokens"] == 64 and payload["platform_version"]
     assert payload["datasets"][0]["dataset_sha256"] == "d" * 64
     assert payload["datasets"][1]["status"] == "skipped"
+
+
+async def test_a_claim_never_recorded_is_submitted_again_after_a_restart(tmp_path: Path) -> None:
+    """The scheduler died between claiming a run (committed as starting, no handle yet) and
+    recording the executor's handle: the restarted scheduler queues it again."""
+    from flageval_scheduler.jobs.models import Job
+
+    async for env in _harness(tmp_path, max_active_jobs=1):
+        blocker = (await env.start(await env.evaluation())).json()["id"]
+        await env.submitted(blocker)
+        run_id = (await env.start(await env.evaluation())).json()["id"]
+        await env.report(blocker, {"type": "finished", "status": "succeeded"})
+        await env.submitted(run_id)
+        async with env.sched.ctx.db.transaction() as session:
+            job = await session.get(Job, uuid.UUID(run_id))
+            assert job is not None
+            job.handle = None  # as if the handle had never been recorded
+    fresh = MemoryExecutor()
+    async for env in _harness(tmp_path, executor=fresh):
+        await env.submitted(run_id)
+        await eventually(lambda: fresh.requests[f"memory/{run_id}/1"].attempt == 1)

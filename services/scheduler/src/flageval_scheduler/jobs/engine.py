@@ -144,6 +144,11 @@ class Engine:
                     return total
 
     async def _dispatch_batch(self) -> int:
+        """Claim up to the free capacity (committed as ``starting`` without a handle), submit
+        outside any transaction, then record each handle. No database connection or row lock
+        is held while the executor talks to the cluster. A crash between claim and record
+        leaves ``starting`` jobs without a handle, which :meth:`readopt` queues again (submit is
+        idempotent per run attempt)."""
         async with self.ctx.db.transaction() as session:
             free = self.capacity - await service.active_count(session)
             if free <= 0:
@@ -151,29 +156,42 @@ class Engine:
             jobs = await service.claim_queued(session, min(free, SUBMIT_CONCURRENCY))
             if not jobs:
                 return 0
-            requests = [self.job_request(job) for job in jobs]
-            outcomes = await asyncio.gather(
-                *(self.executor.submit(request) for request in requests), return_exceptions=True
-            )
-            for job, outcome in zip(jobs, outcomes, strict=True):
+            for job in jobs:
+                job.status = service.STARTING
+                job.handle = None
+                job.submitted_at = service.utcnow()
+            claimed = [(job.run_id, job.attempt, self.job_request(job)) for job in jobs]
+        outcomes = await asyncio.gather(
+            *(self.executor.submit(request) for _, _, request in claimed), return_exceptions=True
+        )
+        orphans: list[str] = []
+        async with self.ctx.db.transaction() as session:
+            for (run_id, attempt, _request), outcome in zip(claimed, outcomes, strict=True):
+                job = await session.get(Job, run_id)
+                current = job is not None and job.attempt == attempt and job.handle is None
                 if isinstance(outcome, BaseException):
                     if not isinstance(outcome, ExecutorError):
                         log.error(
                             "executor failed to submit",
                             exc_info=outcome,
-                            extra={"run_id": str(job.run_id)},
+                            extra={"run_id": str(run_id)},
                         )
-                    await service.finish(
-                        session,
-                        self.ctx.messaging,
-                        job,
-                        service.FAILED,
-                        cause=FailureCause.PLATFORM.value,
-                        message=f"The platform could not start the run: {outcome}",
-                    )
-                else:
+                    if current and job is not None:
+                        await service.finish(
+                            session,
+                            self.ctx.messaging,
+                            job,
+                            service.FAILED,
+                            cause=FailureCause.PLATFORM.value,
+                            message=f"The platform could not start the run: {outcome}",
+                        )
+                elif current and job is not None and job.status == service.STARTING:
                     await service.mark_submitted(session, self.ctx.messaging, job, outcome)
-            return len(jobs)
+                else:
+                    orphans.append(outcome)  # stopped meanwhile: nothing may keep running
+        for handle in orphans:
+            await self._stop_quietly(handle)
+        return len(claimed)
 
     # -- executor reports -----------------------------------------------------------------------
 
@@ -257,6 +275,11 @@ class Engine:
         """After a (re)start: ask the executor about every job it was running; those alive are
         followed again, those that ended meanwhile are settled (formal runs resume)."""
         async with self.ctx.db.transaction() as session:
+            unrecorded = await session.scalars(
+                select(Job).where(Job.status == service.STARTING, Job.handle.is_(None))
+            )
+            for job in unrecorded:  # claimed, then the process died before recording
+                job.status = service.QUEUED
             jobs = list(
                 await session.scalars(
                     select(Job).where(Job.status.in_(service.ACTIVE), Job.handle.is_not(None))

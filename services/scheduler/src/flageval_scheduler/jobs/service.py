@@ -270,7 +270,7 @@ async def mark_submitted(
 ) -> None:
     job.status = STARTING
     job.handle = handle
-    job.submitted_at = utcnow()
+    job.submitted_at = job.submitted_at or utcnow()
     if job.attempt == 1:
         await _publish_status(session, messaging, job)
 
