@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import httpx
+import aiohttp
 
 
 @dataclass(frozen=True)
@@ -110,25 +110,67 @@ async def with_retries(
     raise ModelError(f"{what} failed on {describe(request)} after {attempts} attempts: {last}")
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A model server's answer: status and body text."""
+
+    status_code: int
+    text: str
+
+
+class JsonPoster:
+    """POSTs JSON to one model server over a pooled aiohttp session (created on first use, in
+    the running loop). httpx was dropped here: its connection pool re-checks every pooled
+    connection on each request, which capped the harness at a fraction of a fast server's
+    capacity (bench/runner.py)."""
+
+    def __init__(
+        self, *, concurrency: int, timeout: float, headers: dict[str, str] | None = None
+    ) -> None:
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.headers = dict(headers or {})
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers=self.headers,
+            )
+        return self._session
+
+    async def post(self, url: str, body: dict[str, Any]) -> Reply:
+        async with self._open().post(url, json=body) as resp:
+            raw = await resp.read()
+            return Reply(resp.status, raw.decode("utf-8", errors="replace"))
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
 async def post_json(
-    client: httpx.AsyncClient,
+    client: JsonPoster,
     url: str,
     body: dict[str, Any],
     *,
     timeout_seconds: float,
     scrub: Callable[[str], str] = lambda text: text,
-) -> tuple[httpx.Response, Any]:
+) -> tuple[Reply, Any]:
     """POST ``body``; transport failures become :class:`RetryableError`. Returns the reply and
     its JSON (``None`` when the body is not JSON): each protocol judges the content itself."""
     try:
-        resp = await client.post(url, json=body)
-    except httpx.TimeoutException as exc:
+        resp = await client.post(url, body)
+    except TimeoutError as exc:
         raise RetryableError(
             f"timed out after {timeout_seconds:g}s ({type(exc).__name__})"
         ) from exc
-    except httpx.TransportError as exc:
+    except aiohttp.ClientError as exc:
         raise RetryableError(scrub(f"connection error: {type(exc).__name__}: {exc}")) from exc
     try:
-        return resp, resp.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return resp, json.loads(resp.text)
+    except (json.JSONDecodeError, ValueError):
         return resp, None

@@ -26,6 +26,7 @@ import httpx
 from .base import (
     Generation,
     GenerationRequest,
+    JsonPoster,
     ModelError,
     RetryableError,
     describe,
@@ -62,10 +63,7 @@ class NLPFuncClient:
         self.backoff = backoff
         self.engine = engine
         self._sem = asyncio.Semaphore(concurrency)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
+        self._client = JsonPoster(concurrency=concurrency, timeout=timeout)
 
     def payload(self, request: GenerationRequest) -> dict[str, Any]:
         """The JSON body: every field the CLI's ``NLPModelService.parse_request`` requires."""

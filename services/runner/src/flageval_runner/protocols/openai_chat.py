@@ -14,11 +14,10 @@ import asyncio
 import logging
 from typing import Any
 
-import httpx
-
 from .base import (
     Generation,
     GenerationRequest,
+    JsonPoster,
     ModelError,
     RetryableError,
     describe,
@@ -105,11 +104,7 @@ class OpenAIChatClient:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            headers=headers,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
+        self._client = JsonPoster(concurrency=concurrency, timeout=timeout, headers=headers)
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIChatClient(endpoint={self.endpoint!r}, model_name={self.model_name!r})"
