@@ -10,121 +10,27 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select, update
 
 from flageval_contracts import Envelope, new_envelope
-from flageval_notifier.config import ServiceSettings
 from flageval_notifier.emails.smtp import parse_smtp_url
-from flageval_notifier.main import definition
 from flageval_notifier.models import Email, Notification
-from flageval_platform.db import Database
-from flageval_platform.testing import RunningService, eventually, free_port, running_service
+from flageval_notifier.testing import SmtpServer
+from flageval_platform.testing import RunningService, eventually
 
-SECRET = "m" * 48
-PASSWORD = "s3cr3t-p@ss/word"  # the test checks it never reaches a log line
-SMTP_USER = "mailer"
-
-
-class Collector:
-    """aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = envelope.original_content or envelope.content
-        self.messages.append(message_from_bytes(raw, policy=policy.default))  # type: ignore[arg-type]
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK"
-
-
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any):
-    ok = (
-        isinstance(auth_data, LoginPassword)
-        and auth_data.login == SMTP_USER.encode()
-        and auth_data.password == PASSWORD.encode()
-    )
-    return AuthResult(success=ok, handled=False)
-
-
-class SmtpServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.collector = Collector()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(
-            self.collector,
-            hostname="127.0.0.1",
-            port=self.port,
-            authenticator=_authenticate,
-            auth_require_tls=False,
-        )
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def messages(self) -> list[EmailMessage]:
-        return self.collector.messages
-
-
-@pytest.fixture
-def smtp_server() -> Any:
-    server = SmtpServer(free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def _url(port: int, password: str = PASSWORD) -> str:
-    from urllib.parse import quote
-
-    return f"smtp://{SMTP_USER}:{quote(password, safe='')}@127.0.0.1:{port}"
-
-
-def _settings(tmp_path: Path, smtp_url: str | None, **overrides: Any) -> ServiceSettings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path,
-        "secret_key": SECRET,
-        "smtp_url": smtp_url,
-        "smtp_from": "FlagEval Test <noreply@flageval.test>",
-        "email_retry_seconds": 0.05,
-        "email_poll_seconds": 0.05,
-        "smtp_timeout_seconds": 5,
-    }
-    values.update(overrides)
-    return ServiceSettings(**values)
-
-
+PASSWORD = "s3cr3t-p@ss/word"  # the password of the test server (conftest's smtp_server)
 Start = Callable[..., AbstractAsyncContextManager[RunningService]]
 
 
-@pytest.fixture
-def start(database: Database, tmp_path: Path) -> Start:
-    """``start(smtp_url, **settings)``: the notifier on the test database (restartable)."""
-
-    def _start(smtp_url: str | None, **overrides: Any) -> AbstractAsyncContextManager[Any]:
-        return running_service(
-            definition, _settings(tmp_path, smtp_url, **overrides), database=database
-        )
-
-    return _start
+def parts(message: EmailMessage) -> tuple[str, str]:
+    """The text and HTML parts of a ``multipart/alternative`` email (both must be there)."""
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html is not None
+    return str(text.get_content()), str(html.get_content())
 
 
 def _user_reviewed(user_id: uuid.UUID, email: str, decision: str, reason: str | None = None):
@@ -192,7 +98,7 @@ async def _all_sent(running: RunningService, count: int) -> bool:
 
 async def test_user_reviewed_sends_exactly_one_email(start: Start, smtp_server) -> None:
     alice = uuid.uuid4()
-    async with start(_url(smtp_server.port)) as running:
+    async with start(smtp_server.url()) as running:
         approved = _user_reviewed(alice, "alice@example.org", "approve")
         await running.bus.publish(approved)
         await running.bus.join()
@@ -206,14 +112,16 @@ async def test_user_reviewed_sends_exactly_one_email(start: Start, smtp_server) 
         assert message["To"] == "alice@example.org"
         assert message["From"] == "FlagEval Test <noreply@flageval.test>"
         assert message["Subject"] == "Your account was approved"
-        assert "create evaluations" in message.get_content()
+        text, html = parts(message)
+        assert "create evaluations" in text and "create evaluations" in html
+        assert "<html>" in html and "do not reply" in html and "do not reply" in text
         assert smtp_server.collector.envelopes == [("noreply@flageval.test", ["alice@example.org"])]
         (row,) = await _emails(running)
         assert row.event_id == approved.id and row.attempts == 1 and row.sent_at is not None
 
 
 async def test_user_rejected_email_gives_the_reason(start: Start, smtp_server) -> None:
-    async with start(_url(smtp_server.port)) as running:
+    async with start(smtp_server.url()) as running:
         await running.bus.publish(
             _user_reviewed(uuid.uuid4(), "bob@example.org", "reject", reason="no organization")
         )
@@ -221,14 +129,15 @@ async def test_user_rejected_email_gives_the_reason(start: Start, smtp_server) -
         await eventually(lambda: len(smtp_server.messages) == 1)
         (message,) = smtp_server.messages
         assert message["Subject"] == "Your account was not approved"
-        assert "no organization" in message.get_content()
+        text, html = parts(message)
+        assert "no organization" in text and "no organization" in html
 
 
 async def test_image_events_email_the_owner_known_from_user_events(
     start: Start, smtp_server
 ) -> None:
     owner = uuid.uuid4()
-    async with start(_url(smtp_server.port)) as running:
+    async with start(smtp_server.url()) as running:
         await running.bus.publish(_registered(owner, "owner@example.org"))
         await running.bus.join()
         await running.bus.publish(_image_reviewed(owner, "reject", reason="base image not allowed"))
@@ -242,7 +151,10 @@ async def test_image_events_email_the_owner_known_from_user_events(
         rejected, *others = smtp_server.messages
         assert rejected["To"] == "owner@example.org"
         assert rejected["Subject"] == "Your image my-model:v2 was rejected (base image not allowed)"
-        assert "Reason: base image not allowed" in rejected.get_content()
+        text, html = parts(rejected)
+        assert "Reason: base image not allowed" in text and "base image not allowed" in html
+        for message in smtp_server.messages:  # every kind: text and HTML
+            assert all(part.strip() for part in parts(message))
         assert sorted(m["Subject"] for m in others) == [
             "Your image my-model:v2 was approved",
             "Your image my-model:v2 was imported",
@@ -253,7 +165,7 @@ async def test_image_events_email_the_owner_known_from_user_events(
 
 async def test_a_changed_address_is_used_for_later_emails(start: Start, smtp_server) -> None:
     owner = uuid.uuid4()
-    async with start(_url(smtp_server.port)) as running:
+    async with start(smtp_server.url()) as running:
         await running.bus.publish(_registered(owner, "old@example.org"))
         await running.bus.join()
         await running.bus.publish(_user_reviewed(owner, "new@example.org", "approve"))
@@ -266,7 +178,7 @@ async def test_a_changed_address_is_used_for_later_emails(start: Start, smtp_ser
 
 async def test_concurrent_redeliveries_send_one_email(start: Start, smtp_server) -> None:
     owner = uuid.uuid4()
-    async with start(_url(smtp_server.port)) as running:
+    async with start(smtp_server.url()) as running:
         await running.bus.publish(_registered(owner, "owner@example.org"))
         await running.bus.join()
         imported = _image_imported(owner)
@@ -301,7 +213,7 @@ async def test_a_send_interrupted_by_a_crash_is_not_repeated(start: Start, smtp_
                 )
             )
 
-    async with start(_url(smtp_server.port)) as running:
+    async with start(smtp_server.url()) as running:
 
         async def settled() -> bool:
             expected = {"alice@example.org": "failed", "bob@example.org": "sent"}
@@ -328,35 +240,77 @@ async def test_a_fresh_sending_row_is_not_touched(start: Start, smtp_server) -> 
             await session.execute(
                 update(Email).values(status="sending", attempts=1, claimed_at=datetime.now(UTC))
             )
-    async with start(_url(smtp_server.port)) as running:
+    async with start(smtp_server.url()) as running:
         await asyncio.sleep(0.3)
         assert [r.status for r in await _emails(running)] == ["sending"]
         assert smtp_server.messages == []
 
 
-async def test_smtp_down_is_retried_until_it_is_back(start: Start, tmp_path: Path) -> None:
-    server = SmtpServer(free_port())  # not started: connections are refused
-    try:
-        async with start(_url(server.port), email_max_attempts=1000) as running:
-            await running.bus.publish(_user_reviewed(uuid.uuid4(), "a@example.org", "approve"))
-            await running.bus.join()
+async def test_smtp_outage_mail_waits_and_is_sent_when_the_server_is_back(
+    start: Start, stopped_smtp_server: SmtpServer
+) -> None:
+    """The server is down (connection refused) for longer than ``email_max_attempts`` tries
+    would last: nothing is failed, and everything goes out, once, when it is back on its port."""
+    server = stopped_smtp_server
+    async with start(server.url(), email_max_attempts=2) as running:
+        for n in range(3):
+            await running.bus.publish(_user_reviewed(uuid.uuid4(), f"u{n}@example.org", "approve"))
+        await running.bus.join()
 
-            async def retried() -> bool:
-                (row,) = await _emails(running)
-                return row.status == "pending" and row.attempts >= 2
+        async def probed() -> bool:
+            rows = await _emails(running)
+            return any("cannot connect" in (r.last_error or "") for r in rows)
 
-            await eventually(retried)
-            (row,) = await _emails(running)
-            assert "cannot connect" in (row.last_error or "")
-            await asyncio.to_thread(server.start)
-            await eventually(lambda: _all_sent(running, 1), within=15)
-            assert len(server.messages) == 1
-    finally:
-        server.stop()
+        await eventually(probed)
+        await asyncio.sleep(1.0)  # many backoff periods (0.05 s doubling to 0.2 s)
+        rows = await _emails(running)
+        assert [r.status for r in rows] == ["pending"] * 3
+        assert all(r.attempts == 0 for r in rows)  # unreachable: not counted as tries
+
+        await asyncio.to_thread(server.start)  # the same port again
+        await eventually(lambda: _all_sent(running, 3), within=15)
+        await asyncio.sleep(0.3)
+        assert sorted(m["To"] for m in server.messages) == [f"u{n}@example.org" for n in range(3)]
+        assert all(r.attempts == 1 for r in await _emails(running))
 
 
-async def test_smtp_down_for_good_fails_after_max_attempts(start: Start) -> None:
-    async with start(_url(free_port()), email_max_attempts=3) as running:
+async def test_smtp_outage_spanning_a_restart_loses_nothing(
+    start: Start, stopped_smtp_server: SmtpServer
+) -> None:
+    """Mail written while the server was down survives a notifier restart, goes out once the
+    server is back, and a redelivery of its event after the restart sends nothing more."""
+    server = stopped_smtp_server
+    event = _user_reviewed(uuid.uuid4(), "a@example.org", "approve")
+    async with start(server.url()) as running:
+        await running.bus.publish(event)
+        await running.bus.join()
+
+        async def probed() -> bool:
+            rows = await _emails(running)
+            return bool(rows) and "cannot connect" in (rows[0].last_error or "")
+
+        await eventually(probed)
+    await asyncio.to_thread(server.start)
+    async with start(server.url()) as running:
+        await eventually(lambda: _all_sent(running, 1))
+        await running.bus.publish(event)  # redelivered after the restart
+        await running.bus.join()
+        await asyncio.sleep(0.3)
+        assert len(server.messages) == 1
+        assert len(await _emails(running)) == 1
+    async with start(server.url()) as running:  # and once more, after a second restart
+        await running.bus.publish(event)
+        await running.bus.join()
+        await asyncio.sleep(0.3)
+        assert len(server.messages) == 1
+
+
+async def test_smtp_server_refusing_for_now_fails_after_max_attempts(
+    start: Start, smtp_server: SmtpServer
+) -> None:
+    """A server that answers 4xx (not an outage) gets ``email_max_attempts`` tries."""
+    smtp_server.collector.rcpt_reply = "451 4.3.0 try again later"
+    async with start(smtp_server.url(), email_max_attempts=3) as running:
         await running.bus.publish(_user_reviewed(uuid.uuid4(), "a@example.org", "approve"))
         await running.bus.join()
 
@@ -367,6 +321,20 @@ async def test_smtp_down_for_good_fails_after_max_attempts(start: Start) -> None
         await eventually(failed)
         (row,) = await _emails(running)
         assert row.attempts == 3 and row.sent_at is None
+        assert "451" in (row.last_error or "")
+        assert smtp_server.messages == []
+
+
+async def test_smtp_down_for_good_keeps_the_mail_pending(start: Start) -> None:
+    from flageval_platform.testing import free_port
+
+    async with start(f"smtp://127.0.0.1:{free_port()}", email_max_attempts=1) as running:
+        await running.bus.publish(_user_reviewed(uuid.uuid4(), "a@example.org", "approve"))
+        await running.bus.join()
+        await asyncio.sleep(0.8)
+        (row,) = await _emails(running)
+        assert row.status == "pending" and row.sent_at is None
+        assert row.next_attempt_at is not None and "cannot connect" in (row.last_error or "")
 
 
 async def test_unknown_recipient_gets_the_in_app_notification_only(
@@ -374,7 +342,7 @@ async def test_unknown_recipient_gets_the_in_app_notification_only(
 ) -> None:
     stranger = uuid.uuid4()
     caplog.set_level(logging.INFO)
-    async with start(_url(smtp_server.port)) as running:
+    async with start(smtp_server.url()) as running:
         await running.bus.publish(_image_reviewed(stranger, "approve"))
         await running.bus.join()
         await asyncio.sleep(0.2)
@@ -405,7 +373,7 @@ async def test_the_smtp_password_is_never_logged(
     caplog.set_level(logging.DEBUG)
     # A wrong password first (authentication refused, retried), then the right one.
     wrong = "wr0ng-" + PASSWORD
-    async with start(_url(smtp_server.port, wrong), email_max_attempts=2) as running:
+    async with start(smtp_server.url(wrong), email_max_attempts=2) as running:
         await running.bus.publish(_user_reviewed(uuid.uuid4(), "a@example.org", "approve"))
         await running.bus.join()
         await eventually(lambda: _status(running))
@@ -417,14 +385,14 @@ async def test_the_smtp_password_is_never_logged(
         (row,) = await _emails(running)
         assert "authentication failed" in (row.last_error or "")
         assert wrong not in (row.last_error or "")
-    async with start(_url(smtp_server.port)) as running:
+    async with start(smtp_server.url()) as running:
         await running.bus.publish(_user_reviewed(uuid.uuid4(), "b@example.org", "approve"))
         await running.bus.join()
         await eventually(lambda: len(smtp_server.messages) == 1)
 
     dumped = "\n".join(f"{r.getMessage()} {r.__dict__!r}" for r in caplog.records)
     assert "127.0.0.1" in dumped  # the sender did log where it sends mail …
-    for secret in (PASSWORD, wrong, "p%40ss", _url(smtp_server.port)):
+    for secret in (PASSWORD, wrong, "p%40ss", smtp_server.url()):
         assert secret not in dumped  # … but never the password or the URL
 
 

@@ -11,10 +11,14 @@ class ServiceSettings(Settings):
     #: ``From:`` of every email (``FLAGEVAL_SMTP_FROM``). The server is ``FLAGEVAL_SMTP_URL``.
     smtp_from: str = "FlagEval <noreply@flageval.local>"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
-    #: Tries per email before it is marked ``failed`` (transient SMTP failures only).
+    #: Tries per email before it is marked ``failed`` (transient SMTP replies such as 4xx). Tries
+    #: that found the SMTP server unreachable do not count: that mail waits for the server.
     email_max_attempts: int = Field(default=5, ge=1)
-    #: First backoff after a transient failure; doubled per try, capped at 5 minutes.
+    #: First backoff after a transient failure; doubled per try, capped at
+    #: ``email_retry_max_seconds``.
     email_retry_seconds: float = Field(default=5.0, gt=0)
+    #: Longest backoff; also the longest a mail waits after an SMTP outage ends.
+    email_retry_max_seconds: float = Field(default=60.0, gt=0)
     #: How often the sender looks for due emails when nothing woke it.
     email_poll_seconds: float = Field(default=2.0, gt=0)
     #: A row still ``sending`` this long after its claim belongs to a sender that died mid-send:

@@ -9,7 +9,7 @@ from flageval_notifier.api import notifications
 from flageval_notifier.config import ServiceSettings, notifier_settings
 from flageval_notifier.emails.sender import EmailSender
 from flageval_notifier.models import messaging, metadata
-from flageval_notifier.notifications.service import record_event
+from flageval_notifier.notifications.service import RenderContext, record_event
 from flageval_platform.bus import Subscription
 from flageval_platform.service import ServiceContext, ServiceDefinition, app_factory
 
@@ -24,8 +24,13 @@ def email_sender(ctx: ServiceContext) -> EmailSender:
 
 
 def consumers(ctx: ServiceContext) -> list[Subscription]:
-    """The notifier hears the events worth telling a person about (reviews, uploads, images)."""
-    handler = partial(record_event, on_email=email_sender(ctx).wake_after)
+    """The notifier hears the events worth telling a person about (reviews, uploads, images,
+    finished runs)."""
+    handler = partial(
+        record_event,
+        on_email=email_sender(ctx).wake_after,
+        context=RenderContext(public_url=ctx.settings.effective_public_url),
+    )
 
     def subscription(queue: str, bindings: list[str]) -> Subscription:
         return Subscription(
@@ -38,6 +43,7 @@ def consumers(ctx: ServiceContext) -> list[Subscription]:
         subscription("notifier.user-events", ["user.#"]),
         subscription("notifier.bundle-events", ["bundle.ready"]),
         subscription("notifier.image-events", ["image.reviewed", "image.imported"]),
+        subscription("notifier.run-events", ["run.finished"]),
     ]
 
 

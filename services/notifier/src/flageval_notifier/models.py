@@ -66,7 +66,11 @@ class Email(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
+    #: The text part (``text/plain``).
     body: Mapped[str] = mapped_column(Text)
+    #: The HTML part (``text/html``); null on rows written before it existed (the sender then
+    #: makes one from the text).
+    html_body: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=EMAIL_PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -12,6 +12,12 @@ inbox transaction, so redeliveries never add a second one. The sender then:
    nothing, or ``failed`` after ``email_max_attempts`` / a permanent refusal / a connection lost
    during DATA (delivery unknown).
 
+While the SMTP server cannot be reached, nothing is lost: such tries do not count towards
+``email_max_attempts``, the row goes back to ``pending``, and the whole sender pauses (backoff
+doubling up to ``email_retry_max_seconds``) so that one probe at a time, not every waiting mail,
+knocks on the closed door. The first mail that goes through ends the pause and makes every mail
+held back by the outage due at once.
+
 A process killed between 1 and 3 leaves the row ``sending``. Nobody knows whether the server took
 the message, so once it is older than ``email_sending_stale_seconds`` it is marked ``failed`` with
 that explanation instead of being resent: a possibly lost email is preferred to a duplicate one.
@@ -26,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flageval_notifier.config import ServiceSettings
-from flageval_notifier.emails import smtp
+from flageval_notifier.emails import render, smtp
 from flageval_notifier.models import (
     EMAIL_FAILED,
     EMAIL_PENDING,
@@ -42,7 +48,7 @@ from flageval_platform.db import Database
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 300.0
+UNAVAILABLE_PREFIX = f"{smtp.ServerUnavailableError.__name__}:"
 STALE_SENDING_ERROR = (
     "interrupted while sending (the sender stopped after claiming it); delivery unknown, "
     "not resent so that no one gets this email twice"
@@ -69,6 +75,9 @@ class EmailSender:
             except ValueError as exc:  # the message never contains the URL
                 log.error("email disabled: %s", exc)
         self._wake = asyncio.Event()
+        #: Consecutive tries that found the server unreachable, and the pause they ordered.
+        self._outage_failures = 0
+        self._paused_until = 0.0
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -122,6 +131,9 @@ class EmailSender:
 
     async def run(self) -> None:
         while not self._stopping:
+            # Cleared before the round, not after: a wake-up (a row committed) during the
+            # round then starts another round at once instead of waiting for the poll.
+            self._wake.clear()
             try:
                 await self.fail_stale_sending()
                 while not self._stopping and await self.send_one():
@@ -132,7 +144,6 @@ class EmailSender:
                 log.exception("email sender round failed")
             if self._stopping:
                 return
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.email_poll_seconds)
             except TimeoutError:
@@ -178,8 +189,10 @@ class EmailSender:
         return row  # committed: a crash from here on leaves it ``sending``
 
     async def send_one(self) -> bool:
-        """Claim and send one due email; return whether there was one."""
+        """Claim and send one due email; return whether there was one (and whether to go on)."""
         assert self.config is not None
+        if asyncio.get_running_loop().time() < self._paused_until:
+            return False  # the SMTP server is down: only the next probe tries it
         row = await self._claim()
         if row is None:
             return False
@@ -192,6 +205,9 @@ class EmailSender:
                 from_address=parseaddr(self.from_address)[1] or self.from_address,
                 to=row.to_address,
             )
+        except smtp.ServerUnavailableError as exc:
+            await self._unavailable(row, exc)
+            return False
         except smtp.SmtpError as exc:
             await self._failed(row, exc)
         except Exception as exc:  # a bug or an unexpected library error: keep the row safe
@@ -199,7 +215,56 @@ class EmailSender:
         else:
             await self._finish(row.id, status=EMAIL_SENT, sent_at=_utcnow(), last_error=None)
             log.info("email sent", extra={"email_id": str(row.id), "event_id": str(row.event_id)})
+            if self._outage_failures:
+                await self._outage_over()
         return True
+
+    def _backoff(self, failures: int) -> float:
+        return min(
+            self.settings.email_retry_seconds * 2 ** (failures - 1),
+            self.settings.email_retry_max_seconds,
+        )
+
+    async def _unavailable(self, row: Email, exc: smtp.SmtpError) -> None:
+        """The server is unreachable: the mail waits (not counted as a try), the sender pauses."""
+        self._outage_failures += 1
+        delay = self._backoff(self._outage_failures)
+        self._paused_until = asyncio.get_running_loop().time() + delay
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        await self._finish(
+            row.id,
+            status=EMAIL_PENDING,
+            attempts=max(row.attempts - 1, 0),
+            last_error=error,
+            next_attempt_at=_utcnow() + timedelta(seconds=delay),
+        )
+        log.warning(
+            "SMTP server unreachable; emails wait for it",
+            extra={
+                "email_id": str(row.id),
+                "error": error,
+                "retry_in_s": delay,
+                "outage_tries": self._outage_failures,
+            },
+        )
+
+    async def _outage_over(self) -> None:
+        """The server is back: every mail held back by the outage is due now."""
+        self._outage_failures = 0
+        self._paused_until = 0.0
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Email)
+                .where(
+                    and_(
+                        Email.status == EMAIL_PENDING,
+                        Email.last_error.startswith(UNAVAILABLE_PREFIX, autoescape=True),
+                    )
+                )
+                .values(next_attempt_at=None)
+                .execution_options(synchronize_session=False)
+            )
+        log.info("SMTP server reachable again; sending the emails that waited")
 
     async def _failed(self, row: Email, exc: smtp.SmtpError) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -214,9 +279,7 @@ class EmailSender:
             "error": error,
         }
         if retry:
-            delay = min(
-                self.settings.email_retry_seconds * 2 ** (row.attempts - 1), MAX_BACKOFF_SECONDS
-            )
+            delay = self._backoff(row.attempts)
             await self._finish(
                 row.id,
                 status=EMAIL_PENDING,
@@ -246,5 +309,8 @@ class EmailSender:
         # Stable per row: a mail system that sees it twice can tell it is the same message.
         domain = parseaddr(self.from_address)[1].rpartition("@")[2] or "flageval.local"
         message["Message-ID"] = f"<{row.id}@{domain}>"
+        # Both parts, always (multipart/alternative): text first, HTML preferred by mail readers.
         message.set_content(row.body)
+        html = row.html_body or render.document(row.subject, render.paragraphs(row.body))
+        message.add_alternative(html, subtype="html")
         return message

@@ -5,7 +5,9 @@ TLS). The password never appears in ``repr``, logs or errors raised from here.
 
 Failures are classified so the sender can keep "at most one email per event":
 
-* :class:`TransientSmtpError`: nothing was delivered (could not connect, 4xx reply): retry.
+* :class:`TransientSmtpError`: nothing was delivered (4xx reply, …): retry, a few times.
+* :class:`ServerUnavailableError` (a transient error): the server could not be reached or the
+  connection broke before the message went out: the mail waits for the server, however long.
 * :class:`PermanentSmtpError`: nothing was delivered and retrying will not help (5xx reply).
 * :class:`UnknownDeliveryError`: the connection broke after the message body was sent; the
   server may have accepted it, so it must not be sent again.
@@ -13,6 +15,7 @@ Failures are classified so the sender can keep "at most one email per event":
 
 from __future__ import annotations
 
+import functools
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -25,6 +28,10 @@ class SmtpError(Exception):
 
 
 class TransientSmtpError(SmtpError):
+    pass
+
+
+class ServerUnavailableError(TransientSmtpError):
     pass
 
 
@@ -92,9 +99,15 @@ def _classify(code: int, what: str) -> SmtpError:
     return PermanentSmtpError(f"{what} refused with {code}")
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every send: making one loads the CA store (~50 ms)."""
+    return ssl.create_default_context()
+
+
 def send(config: SmtpConfig, message: EmailMessage, *, from_address: str, to: str) -> None:
     """Deliver ``message`` to ``to`` (blocking; call it in a thread)."""
-    context = ssl.create_default_context()
+    context = _tls_context() if config.tls or config.starttls else None
     client: smtplib.SMTP
     try:
         if config.tls:
@@ -104,7 +117,7 @@ def send(config: SmtpConfig, message: EmailMessage, *, from_address: str, to: st
         else:
             client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
     except (OSError, smtplib.SMTPException) as exc:
-        raise TransientSmtpError(f"cannot connect: {type(exc).__name__}: {exc}") from None
+        raise ServerUnavailableError(f"cannot connect: {type(exc).__name__}: {exc}") from None
     try:
         _deliver(client, config, context, message, from_address=from_address, to=to)
     finally:
@@ -117,7 +130,7 @@ def send(config: SmtpConfig, message: EmailMessage, *, from_address: str, to: st
 def _deliver(
     client: smtplib.SMTP,
     config: SmtpConfig,
-    context: ssl.SSLContext,
+    context: ssl.SSLContext | None,
     message: EmailMessage,
     *,
     from_address: str,
@@ -145,12 +158,16 @@ def _deliver(
         raise
     except smtplib.SMTPResponseException as exc:
         raise _classify(exc.smtp_code, "the SMTP server") from None
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPServerDisconnected) as exc:
+        raise ServerUnavailableError(f"{type(exc).__name__}: {exc}") from None
+    except smtplib.SMTPException as exc:
         raise TransientSmtpError(f"{type(exc).__name__}: {exc}") from None
     # DATA: a reply is definite (accepted, or refused: nothing delivered); a broken connection
     # after the body went out leaves delivery unknown.
     try:
-        code, _ = client.data(message.as_bytes())
+        # CRLF line ends, as SMTP requires: smtplib sends bytes as given, and servers refuse
+        # (or mangle) bare LFs; aiosmtpd reads such a message as one over-long line.
+        code, _ = client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
     except smtplib.SMTPResponseException as exc:
         raise _classify(exc.smtp_code, "DATA") from None
     except (OSError, smtplib.SMTPException) as exc:

@@ -16,11 +16,14 @@ from flageval_contracts.events import (
     BundleReady,
     ImageImported,
     ImageReviewed,
+    RunFinished,
     UserProfileSubmitted,
     UserRegistered,
     UserReviewed,
 )
+from flageval_notifier.emails import render
 from flageval_notifier.models import EMAIL_PENDING, Email, Notification, Recipient
+from flageval_notifier.notifications.runs import RunFinishedMessage
 from flageval_platform.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -36,9 +39,20 @@ class Message:
     body: str
     #: Where the email goes; ``None``: look the user up in the recipients read model.
     email: str | None = None
+    #: The email's text part (without the footer); ``None``: ``body``.
+    email_text: str | None = None
+    #: The email's HTML part, a fragment of safe HTML; ``None``: ``body`` as paragraphs.
+    email_html: str | None = None
 
 
-def _from_user_reviewed(envelope: Envelope) -> Message:
+@dataclass(frozen=True)
+class RenderContext:
+    """What renderers need besides the event (links point at ``FLAGEVAL_PUBLIC_URL``)."""
+
+    public_url: str = "http://127.0.0.1:8000"
+
+
+def _from_user_reviewed(envelope: Envelope, _ctx: RenderContext) -> Message:
     event = UserReviewed.model_validate(envelope.payload)
     if event.decision == "approve":
         title = "Your account was approved"
@@ -49,7 +63,7 @@ def _from_user_reviewed(envelope: Envelope) -> Message:
     return Message(event.user_id, "user.reviewed", title, body, email=event.email)
 
 
-def _from_bundle_ready(envelope: Envelope) -> Message:
+def _from_bundle_ready(envelope: Envelope, _ctx: RenderContext) -> Message:
     event = BundleReady.model_validate(envelope.payload)
     if event.valid:
         title = f"Upload version {event.version} is complete and valid"
@@ -61,7 +75,7 @@ def _from_bundle_ready(envelope: Envelope) -> Message:
     return Message(event.owner_id, "bundle.ready", title, body)
 
 
-def _from_image_reviewed(envelope: Envelope) -> Message:
+def _from_image_reviewed(envelope: Envelope, _ctx: RenderContext) -> Message:
     event = ImageReviewed.model_validate(envelope.payload)
     image = f"{event.name}:{event.tag}"
     if event.decision == "approve":
@@ -74,7 +88,7 @@ def _from_image_reviewed(envelope: Envelope) -> Message:
     return Message(event.owner_id, "image.reviewed", title, body)
 
 
-def _from_image_imported(envelope: Envelope) -> Message:
+def _from_image_imported(envelope: Envelope, _ctx: RenderContext) -> Message:
     event = ImageImported.model_validate(envelope.payload)
     image = f"{event.name}:{event.tag}"
     title = f"Your image {image} was imported"
@@ -82,16 +96,30 @@ def _from_image_imported(envelope: Envelope) -> Message:
     return Message(event.owner_id, "image.imported", title, body)
 
 
+def _from_run_finished(envelope: Envelope, ctx: RenderContext) -> Message:
+    event = RunFinished.model_validate(envelope.payload)
+    rendered = RunFinishedMessage(event, ctx.public_url)
+    return Message(
+        event.owner_id,
+        "run.finished",
+        rendered.title,
+        rendered.body,
+        email_text=rendered.email_text,
+        email_html=rendered.email_html,
+    )
+
+
 #: Event type → what it tells whom. Events of other types are recorded as seen only.
-RENDERERS: dict[str, Callable[[Envelope], Message]] = {
+RENDERERS: dict[str, Callable[[Envelope, RenderContext], Message]] = {
     "user.reviewed": _from_user_reviewed,
     "bundle.ready": _from_bundle_ready,
     "image.reviewed": _from_image_reviewed,
     "image.imported": _from_image_imported,
+    "run.finished": _from_run_finished,
 }
 
 #: Events that get an email besides the in-app notification (SPEC §8).
-EMAILED = {"user.reviewed", "image.reviewed", "image.imported"}
+EMAILED = {"user.reviewed", "image.reviewed", "image.imported", "run.finished"}
 
 #: Events that say where to write to a user (the recipients read model).
 _ADDRESSES: dict[str, type[UserRegistered | UserProfileSubmitted | UserReviewed]] = {
@@ -99,8 +127,6 @@ _ADDRESSES: dict[str, type[UserRegistered | UserProfileSubmitted | UserReviewed]
     "user.profile_submitted": UserProfileSubmitted,
     "user.reviewed": UserReviewed,
 }
-
-_EMAIL_FOOTER = "\n\n-- \nFlagEval. This message was sent automatically; please do not reply."
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -130,6 +156,7 @@ async def record_event(
     envelope: Envelope,
     *,
     on_email: Callable[[AsyncSession], None] | None = None,
+    context: RenderContext | None = None,
 ) -> None:
     """Turn one event into the in-app notification (and email row) it deserves.
 
@@ -138,10 +165,10 @@ async def record_event(
     ``on_email`` is told when a row was added (the sender wakes after commit).
     """
     await _remember_address(session, envelope)
-    render = RENDERERS.get(envelope.type)
-    if render is None:
+    renderer = RENDERERS.get(envelope.type)
+    if renderer is None:
         return
-    message = render(envelope)
+    message = renderer(envelope, context or RenderContext())
     session.add(
         Notification(
             user_id=message.user_id,
@@ -163,12 +190,16 @@ async def record_event(
             extra={"user_id": str(message.user_id), "event_type": envelope.type},
         )
         return
+    subject = _one_line(message.title, 200)
+    text = message.email_text if message.email_text is not None else message.body
+    html = message.email_html if message.email_html is not None else render.paragraphs(text)
     session.add(
         Email(
             event_id=envelope.id,
             to_address=address,
-            subject=_one_line(message.title, 200),
-            body=message.body + _EMAIL_FOOTER,
+            subject=subject,
+            body=render.text_with_footer(text),
+            html_body=render.document(subject, html),
             status=EMAIL_PENDING,
             attempts=0,
         )
