@@ -287,13 +287,14 @@ def test_gateway_knows_every_other_service() -> None:
     assert urls == {name: f"http://{RELEASE}-{name}:8000" for name in SERVICES if name != "gateway"}
 
 
-def test_eval_api_reaches_the_scheduler_for_quota_charges() -> None:
-    (eval_api,) = one("defaults", "Deployment", f"{RELEASE}-eval-api")["spec"]["template"]["spec"][
+@pytest.mark.parametrize("name", ["eval-api", "leaderboard", "scheduler"])
+def test_services_reach_each_other_for_immediate_answers(name: str) -> None:
+    """eval-api → scheduler (quota charges), leaderboard → eval-api (catalog metrics)."""
+    (container,) = one("defaults", "Deployment", f"{RELEASE}-{name}")["spec"]["template"]["spec"][
         "containers"
     ]
-    urls = json.loads(env_of(eval_api)["FLAGEVAL_SERVICE_URLS"])
-    assert urls["scheduler"] == f"http://{RELEASE}-scheduler:8000"
-    assert "eval-api" not in urls
+    urls = json.loads(env_of(container)["FLAGEVAL_SERVICE_URLS"])
+    assert urls == {other: f"http://{RELEASE}-{other}:8000" for other in SERVICES if other != name}
 
 
 def test_every_spec_setting_is_wired() -> None:

@@ -56,8 +56,15 @@ async def test_profile_submission_moves_to_pending_review(gateway) -> None:
     assert r.json()["status"] == "pending_review"
     assert r.json()["profile"] == PROFILE
     submitted = [e for e in await gateway.outbox() if e["type"] == "user.profile_submitted"]
+    # The profile as first submitted travels with the event (the leaderboard shows it).
     assert [e["payload"] for e in submitted] == [
-        {"user_id": user["id"], "email": user["email"], "username": user["username"]}
+        {
+            "user_id": user["id"],
+            "email": user["email"],
+            "username": user["username"],
+            "real_name": "Ada Lovelace",
+            "organization": "BAAI",
+        }
     ]
 
 
@@ -200,6 +207,9 @@ async def test_approve_and_reject(gateway) -> None:
             "status": "approved",
             "reason": None,
             "reviewer_id": admin_id,
+            # The reviewed profile travels with the verdict (the leaderboard shows it).
+            "real_name": "Ada Lovelace",
+            "organization": "BAAI",
         },
         {
             "user_id": bob["id"],
@@ -209,6 +219,8 @@ async def test_approve_and_reject(gateway) -> None:
             "status": "rejected",
             "reason": "Please use your institutional email.",
             "reviewer_id": admin_id,
+            "real_name": "Ada Lovelace",
+            "organization": "BAAI",
         },
     ]
 

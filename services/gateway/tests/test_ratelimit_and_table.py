@@ -81,6 +81,7 @@ def test_limiter_memory_is_bounded() -> None:
         ("/api/images", "image-registry", Access.APPROVED),
         ("/api/admin/images/i1/review", "image-registry", Access.ADMIN),
         ("/api/leaderboards/nlp", "leaderboard", Access.PUBLIC),
+        ("/api/admin/leaderboards/entries/e1/hide", "leaderboard", Access.ADMIN),
     ],
 )
 def test_route_table(path: str, service: str, access: Access) -> None:
@@ -101,6 +102,7 @@ def test_route_table(path: str, service: str, access: Access) -> None:
         "/api/runsx",
         "/api/me/quota/extra",
         "/api/leaderboard",
+        "/api/admin/leaderboardsx",
         "/evaluations",
     ],
 )

@@ -21,6 +21,9 @@ class ServiceSettings(Settings):
     email_retry_max_seconds: float = Field(default=60.0, gt=0)
     #: How often the sender looks for due emails when nothing woke it.
     email_poll_seconds: float = Field(default=2.0, gt=0)
+    email_concurrency: int = Field(
+        default=4, ge=1, le=32, description="Emails sent at once (each its own SMTP dialogue)."
+    )
     #: A row still ``sending`` this long after its claim belongs to a sender that died mid-send:
     #: it is marked ``failed``, never resent (delivery unknown; at most once beats at least once).
     email_sending_stale_seconds: float = Field(default=120.0, ge=0)

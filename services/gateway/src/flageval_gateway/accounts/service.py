@@ -145,7 +145,13 @@ async def submit_profile(
             session,
             messaging,
             "user.profile_submitted",
-            UserProfileSubmitted(user_id=user.id, email=user.email, username=user.username),
+            UserProfileSubmitted(
+                user_id=user.id,
+                email=user.email,
+                username=user.username,
+                real_name=user.real_name,
+                organization=user.organization,
+            ),
         )
     await session.flush()
     return user
@@ -207,6 +213,8 @@ async def review_user(
             status=new_status,
             reason=review.reason,
             reviewer_id=reviewer_id,
+            real_name=user.real_name,
+            organization=user.organization,
         ),
     )
     return user

@@ -54,6 +54,7 @@ ROUTES: tuple[RouteRule, ...] = (
     RouteRule(r"^/api/images(/|$)", "image-registry", Access.APPROVED),
     RouteRule(r"^/api/admin/images(/|$)", "image-registry", Access.ADMIN),
     RouteRule(r"^/api/leaderboards(/|$)", "leaderboard", Access.PUBLIC),
+    RouteRule(r"^/api/admin/leaderboards(/|$)", "leaderboard", Access.ADMIN),
 )
 
 

@@ -136,8 +136,12 @@ class EmailSender:
             self._wake.clear()
             try:
                 await self.fail_stale_sending()
-                while not self._stopping and await self.send_one():
-                    pass
+                # A few sends at once: each waits ~50 ms on the SMTP dialogue, so one at a
+                # time caps delivery near 20/s. Claims are exclusive (a row is ``sending``
+                # once claimed), so no email goes out twice.
+                await asyncio.gather(
+                    *(self._drain() for _ in range(self.settings.email_concurrency))
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -148,6 +152,10 @@ class EmailSender:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.email_poll_seconds)
             except TimeoutError:
                 pass
+
+    async def _drain(self) -> None:
+        while not self._stopping and await self.send_one():
+            pass
 
     # -- one step at a time --------------------------------------------------------------------
 
