@@ -27,8 +27,9 @@ from flageval_gateway.models import messaging, metadata
 from flageval_gateway.routing.backends import Backend, RemoteBackend, close_all
 from flageval_gateway.routing.openapi import PublicOpenAPI
 from flageval_gateway.routing.proxy import proxy_routes
+from flageval_gateway.web import web_routes
 from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
-from flageval_platform.settings import Settings
+from flageval_platform.settings import Settings, specialise
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ definition = ServiceDefinition(
 def build_gateway_app(
     ctx: ServiceContext, backends: Mapping[str, Backend], *, manage_lifecycle: bool = True
 ) -> FastAPI:
-    """The public app: own endpoints, then the route table over ``backends``.
+    """The public app: own endpoints, then the route table over ``backends``, then the web
+    console (the built single-page app) for every other ``GET``.
 
     The app owns ``backends``: they are closed when its lifespan ends. With
     ``manage_lifecycle`` the lifespan also starts and stops ``ctx``.
@@ -112,6 +114,8 @@ def build_gateway_app(
         return JSONResponse(await public_openapi.document())
 
     app.router.routes.extend(proxy_routes(ctx, backends))
+    # Last: the SPA's catch-all must never shadow an API or proxied path.
+    app.router.routes.extend(web_routes(specialise(ctx.settings, GatewaySettings).web_dir))
 
     inner_lifespan = app.router.lifespan_context
 
