@@ -17,19 +17,17 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
 from flageval_platform.testing import free_port
+from flageval_platform.testing import launched_platform as platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -47,45 +45,6 @@ FINISHED = ("succeeded", "failed", "stopped")
 
 
 # ---------------------------------------------------------------- the platform (as tests/e2e)
-
-
-@contextmanager
-def platform(command: str, env: dict[str, str], log_path: Path, port: int) -> Iterator[str]:
-    """Start ``flageval <command>``, wait for /api/health, yield the base URL, stop it."""
-    base = f"http://127.0.0.1:{port}"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "flageval_launcher", command],
-            # Only what the test sets: a developer's own FLAGEVAL_* variables must not leak in.
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("FLAGEVAL_")}, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"platform exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"platform never became healthy:\n{log_path.read_text()[-4000:]}"
-                )
-            time.sleep(0.3)
-        yield base
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def platform_env(tmp_path: Path, port: int) -> dict[str, str]:

@@ -10,22 +10,19 @@ from the demo data and the example's keyword table, not written down.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from flageval_platform.testing import free_port
+from flageval_platform.testing import launched_platform as platform
 from flageval_runner.datasets.loader import Item, load_demo_dataset
 from flageval_runner.metrics import robustness as rb
 
@@ -35,45 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "examples" / "demo-nlp-bundle"
 DATASETS = ("demo-en-choice", "demo-en-math")
 USER = {"email": "ann@example.org", "username": "ann", "password": "correct-horse-42"}
-
-
-@contextmanager
-def platform(command: str, env: dict[str, str], log_path: Path, port: int) -> Iterator[str]:
-    """Start ``flageval <command>``, wait for /api/health, yield the base URL, stop it."""
-    base = f"http://127.0.0.1:{port}"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "flageval_launcher", command],
-            # Only what the test sets: a developer's own FLAGEVAL_* variables must not leak in.
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("FLAGEVAL_")}, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"platform exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"platform never became healthy:\n{log_path.read_text()[-4000:]}"
-                )
-            time.sleep(0.3)
-        yield base
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def platform_env(tmp_path: Path, port: int) -> dict[str, str]:

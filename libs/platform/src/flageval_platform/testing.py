@@ -14,7 +14,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,3 +254,53 @@ async def running_platform(
         # Torn down first: no consumer is still handling a message when its service stops.
         stack.push_async_callback(bus.close)
         yield RunningPlatform(services, bus, store)
+
+
+@contextmanager
+def launched_platform(
+    command: str, env: dict[str, str], log_path: Path, port: int
+) -> Iterator[str]:
+    """Start ``python -m flageval_launcher <command>`` (``up`` or ``mesh``) with only the
+    ``FLAGEVAL_*`` variables of ``env`` (a developer's own never leak in), wait for
+    ``/api/health``, yield the base URL, and stop it (SIGTERM to its process group, then
+    SIGKILL). Output goes to ``log_path``; its tail is in the error when it never gets healthy."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flageval_launcher", command],
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("FLAGEVAL_")}, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"platform exited early:\n{log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"platform never became healthy:\n{log_path.read_text()[-4000:]}"
+                )
+            time.sleep(0.3)
+        yield base
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
