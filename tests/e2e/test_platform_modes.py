@@ -22,7 +22,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from flageval_platform.testing import PG_URL, free_port
+from flageval_platform.testing import PG_URL, free_port, served_in_thread
 from flageval_platform.testing import launched_platform as platform
 
 pytestmark = pytest.mark.e2e
@@ -460,9 +460,6 @@ def fake_chat_model(delay: float = 0.0) -> Iterator[str]:
     """An OpenAI-style chat endpoint in a thread that answers each demo choice question with
     its gold option (after ``delay`` seconds); yields its URL."""
     import asyncio
-    import threading
-
-    import uvicorn
 
     from flageval_runner.datasets.loader import load_demo_dataset
 
@@ -476,17 +473,8 @@ def fake_chat_model(delay: float = 0.0) -> Iterator[str]:
         answer = next((label for question, label in gold.items() if question in prompt), "?")
         return {"choices": [{"message": {"role": "assistant", "content": answer}}]}
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/v1/chat/completions"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_in_thread(app) as url:
+        yield f"{url}/v1/chat/completions"
 
 
 def test_standalone_runs_with_the_local_executor(tmp_path: Path) -> None:

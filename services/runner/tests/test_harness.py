@@ -6,17 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 
-from flageval_platform.testing import free_port
+from flageval_platform.testing import served_in_thread
 
 BUNDLE = Path(__file__).parent / "bundles" / "echo"
 
@@ -33,19 +29,8 @@ def always_a() -> Iterator[str]:
         seen.append({"auth": request.headers.get("authorization"), "model": body["model"]})
         return {"choices": [{"message": {"role": "assistant", "content": "The answer is A."}}]}
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1/chat/completions"
-    server.should_exit = True
-    thread.join(5)
+    with served_in_thread(app) as url:
+        yield f"{url}/v1/chat/completions"
 
 
 def harness(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

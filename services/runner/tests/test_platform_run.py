@@ -13,19 +13,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from flageval_platform.testing import free_port
+from flageval_platform.testing import served_in_thread
 from flageval_runner.datasets.loader import load_demo_dataset
 
 RUN_ID = "11111111-2222-3333-4444-555555555555"
@@ -36,19 +33,8 @@ DEMO = Path(__file__).parents[1] / "src" / "flageval_runner" / "demo_data"
 
 
 def serve(app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with served_in_thread(app) as url:
+        yield url
 
 
 class FakePlatform:
