@@ -46,9 +46,10 @@ def router(ctx: ServiceContext, executor: Any) -> APIRouter:
             )
             handle, attempt = job.handle, job.attempt
         lines: list[str] = []
+        several = len({b.attempt for b in batches}) > 1
         current = None
         for batch in batches:
-            if batch.attempt != current and len({b.attempt for b in batches}) > 1:
+            if several and batch.attempt != current:
                 lines.append(f"---- attempt {batch.attempt} ----")
             current = batch.attempt
             lines.extend(batch.lines.split("\n"))
