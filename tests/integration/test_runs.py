@@ -556,6 +556,7 @@ async def test_preempted_formal_run_resumes_with_the_datasets_left(lite: Harness
         {"type": "dataset_finished", "task": "knowledge", "dataset": "demo-en-choice",
          "status": "succeeded", "metrics": {"accuracy": 0.9}},
         {"type": "dataset_started", "task": "math-reasoning", "dataset": "demo-en-math"},
+        {"type": "log", "seq": 0, "lines": ["first attempt"]},
     )  # fmt: skip
     lite.executor.set_state(handle, ExecState.PREEMPTED, "evicted: node drained")
     await lite.submitted(run_id, attempt=2)
@@ -572,6 +573,7 @@ async def test_preempted_formal_run_resumes_with_the_datasets_left(lite: Harness
         {"type": "dataset_started", "task": "math-reasoning", "dataset": "demo-en-math"},
         {"type": "dataset_finished", "task": "math-reasoning", "dataset": "demo-en-math",
          "status": "succeeded", "metrics": {"exact_match": 1.0}},
+        {"type": "log", "seq": 0, "lines": ["second attempt"]},
         {"type": "finished", "status": "succeeded"},
         attempt=2,
     )  # fmt: skip
@@ -579,6 +581,13 @@ async def test_preempted_formal_run_resumes_with_the_datasets_left(lite: Harness
     assert run["attempt"] == 2
     assert run["datasets"][0]["metrics"] == {"accuracy": 0.9}
     assert run["datasets"][1]["metrics"] == {"exact_match": 1.0}
+    # The logs of both attempts, each under its header.
+    logs = await lite.sched.client.get(
+        f"/api/runs/{run_id}/logs", headers=lite.sched.headers_for(ALICE)
+    )
+    assert logs.text.splitlines() == [
+        "---- attempt 1 ----", "first attempt", "---- attempt 2 ----", "second attempt",
+    ]  # fmt: skip
 
 
 async def test_preempted_too_often_fails_and_is_refunded(tmp_path: Path) -> None:
