@@ -48,7 +48,9 @@ function UserArea() {
       </Button>
       {user ? (
         <>
-          <NotificationsBadge />
+          <span style={{ color: "#fff" }}>
+            <NotificationsBadge />
+          </span>
           <Link to="/profile" data-testid="nav-profile" style={{ color: "#fff" }}>
             {user.username}
           </Link>

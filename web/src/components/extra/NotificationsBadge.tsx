@@ -58,7 +58,7 @@ export function NotificationsBadge({ intervalMs = 30_000 }: { intervalMs?: numbe
       data-testid="notifications-badge"
       data-count={count}
       aria-label={tr(`通知(${count} 条未读)`, `Notifications (${count} unread)`)}
-      style={{ display: "inline-flex", alignItems: "center", padding: "0 8px" }}
+      style={{ display: "inline-flex", alignItems: "center", padding: "0 8px", color: "inherit" }}
     >
       <Badge count={count} size="small" overflowCount={99}>
         <BellOutlined style={{ fontSize: 18, color: "inherit" }} />
