@@ -1,4 +1,4 @@
-"""Runs end to end through eval-api and the scheduler (in-process, as in standalone), with the
+"""Runs end to end through eval-api and the scheduler (and, for publishing, the leaderboard) (in-process, as in standalone), with the
 in-memory executor standing in for processes/Jobs and the test playing the runner over the
 progress channel: state machines, quota charges and refunds, stop, logs, resume, watchdog,
 authorization, and bad input on every endpoint."""
@@ -172,11 +172,16 @@ def settings_for(tmp_path: Path, **overrides: Any) -> ServiceSettings:
 
 
 async def _harness(
-    tmp_path: Path, backend: str = "sqlite", executor: MemoryExecutor | None = None, **settings: Any
+    tmp_path: Path,
+    backend: str = "sqlite",
+    executor: MemoryExecutor | None = None,
+    also: dict[str, Any] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Harness]:
+    """eval-api and the scheduler (and the services in ``also``) with an announced image."""
     executor = executor or MemoryExecutor()
     async with running_platform(
-        {"eval-api": eval_api, "scheduler": scheduler},
+        {"eval-api": eval_api, "scheduler": scheduler, **(also or {})},
         settings_for(tmp_path, **settings),
         backend=backend,
         state={"scheduler": {"executor": executor}},
@@ -904,3 +909,89 @@ async def test_a_claim_never_recorded_is_submitted_again_after_a_restart(tmp_pat
     async for env in _harness(tmp_path, executor=fresh):
         await env.submitted(run_id)
         await eventually(lambda: fresh.requests[f"memory/{run_id}/1"].attempt == 1)
+
+
+# -- to the leaderboard --------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def with_board(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    from flageval_leaderboard.main import definition as leaderboard
+
+    async for harness in _harness(tmp_path, request.param, also={"leaderboard": leaderboard}):
+        yield harness
+
+
+async def test_a_finished_formal_run_is_published_to_its_board(with_board: Harness) -> None:
+    """The board hears run.finished from eval-api, the profile from the gateway's
+    user.reviewed, and asks eval-api's catalog which metric each dataset shows."""
+    from flageval_contracts.enums import ReviewDecision
+    from flageval_contracts.events import UserReviewed
+
+    env = with_board
+    board = env.platform["leaderboard"]
+    await env.platform.bus.publish(
+        new_envelope(
+            "user.reviewed",
+            UserReviewed(
+                user_id=ALICE.user_id,
+                email="alice@example.org",
+                username="alice",
+                decision=ReviewDecision.APPROVE,
+                status=UserStatus.APPROVED,
+                reviewer_id=ADMIN.user_id,
+                real_name="Alice Liddell",
+                organization="BAAI",
+            ),
+            producer="gateway",
+        )
+    )
+    run_id = (await env.start(await env.evaluation())).json()["id"]
+    await env.submitted(run_id)
+    await env.report(
+        run_id,
+        {"type": "started"},
+        {"type": "dataset_started", "task": "knowledge", "dataset": "demo-en-choice"},
+        {"type": "dataset_finished", "task": "knowledge", "dataset": "demo-en-choice",
+         "status": "succeeded", "metrics": {"accuracy": 0.75}, "dataset_version": "1",
+         "dataset_sha256": "c" * 64},
+        {"type": "dataset_started", "task": "math-reasoning", "dataset": "demo-en-math"},
+        # The runner reports every metric it computed; the catalog says exact-match.
+        {"type": "dataset_finished", "task": "math-reasoning", "dataset": "demo-en-math",
+         "status": "succeeded", "metrics": {"accuracy": 0.9, "exact_match": 0.5},
+         "dataset_version": "1", "dataset_sha256": "d" * 64},
+        {"type": "finished", "status": "succeeded"},
+    )  # fmt: skip
+    await env.until(run_id, "succeeded")
+    path = f"/api/runs/{run_id}/submissions"
+
+    async def published() -> Any:
+        reply = await board.client.post(
+            path, json={"mode": "named"}, headers=board.headers_for(ALICE)
+        )
+        if reply.status_code == 409 and reply.json()["detail"]["code"] == "run_not_finished":
+            return None  # run.finished still on its way
+        return reply
+
+    reply = await eventually(published)
+    assert reply.status_code == 201, reply.text
+    again = await board.client.post(path, json={"mode": "named"}, headers=board.headers_for(ALICE))
+    assert again.status_code == 409
+
+    doc = (await board.client.get("/api/leaderboards/nlp")).json()
+    (row,) = doc["rows"]
+    assert (row["rank"], row["submitter"], row["organization"]) == (1, "Alice Liddell", "BAAI")
+    assert row["scores"] == {"demo-en-choice": 0.75, "demo-en-math": 0.5}
+    metrics = {c["id"]: c["metric"] for c in doc["columns"] if c["kind"] == "dataset"}
+    assert metrics == {"demo-en-choice": "accuracy", "demo-en-math": "exact_match"}
+    assert row["task_averages"] == {"knowledge": 0.75, "math-reasoning": 0.5}
+    assert row["overall"] == 0.625
+    card = row["reproducibility"]
+    assert len(card["bundle_sha256"]) == 64
+    assert card["image"] == "nlp-serving:1.0"
+    assert [(d["dataset"], d["version"], d["sha256"]) for d in card["datasets"]] == [
+        ("demo-en-choice", "1", "c" * 64),
+        ("demo-en-math", "1", "d" * 64),
+    ]
+    assert card["generation"] == {"max_new_tokens": 64, "seed": 0, "temperature": 0.0}
+    assert card["platform_version"]
