@@ -6,7 +6,7 @@ PACKAGES := libs/contracts libs/platform $(wildcard services/*) launcher
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: install web up mesh-up test test-fast lint format bench services schemas clean
+.PHONY: install web up mesh-up test test-fast lint format bench services sandbox schemas clean
 
 install: $(VENV)/.stamp-install web
 
@@ -38,22 +38,26 @@ web/dist/index.html: web/node_modules/.stamp-ci $(WEB_SOURCES) $(WEB_PACKAGES)
 	touch $@
 
 ## Run the whole platform in one process on http://127.0.0.1:$${FLAGEVAL_PORT:-8000}
-up: install
+up: install sandbox
 	$(PY) -m flageval_launcher up
 
 ## Run every service as its own process on PostgreSQL, RabbitMQ and an S3 server (moto)
-mesh-up: install services
+mesh-up: install services sandbox
 	$(PY) -m flageval_launcher mesh
 
 ## Start this machine's PostgreSQL and RabbitMQ when they are down (no-op when running)
 services:
 	@bash scripts/ensure-services.sh
 
-test: install services
+## bubblewrap, the sandbox uploaded code runs in (installed as root with apt-get, else a warning)
+sandbox:
+	@bash scripts/ensure-sandbox.sh
+
+test: install services sandbox
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## The quick suites only (skips the end-to-end ones)
-test-fast: install services
+test-fast: install services sandbox
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint: install

@@ -27,6 +27,7 @@ from flageval_runner.datasets.loader import load_demo_dataset
 
 RUN_ID = "11111111-2222-3333-4444-555555555555"
 TOKEN = "run-token-secret-123"
+BUNDLE_TOKEN = "bundle-token-secret-456"
 API_KEY = "sk-platform-test-key-987"
 BUNDLE = Path(__file__).parent / "bundles" / "echo"
 DEMO = Path(__file__).parents[1] / "src" / "flageval_runner" / "demo_data"
@@ -55,6 +56,7 @@ class FakePlatform:
         self.stop_on_heartbeat = False
         self.stop_sent_at: int | None = None  # len(events) when stop was first answered
         self.bad_tokens = 0
+        self.bundle_requests: list[dict[str, str | None]] = []
 
     def file_url(self, name: str, data: bytes) -> str:
         self.files[name] = data
@@ -86,6 +88,22 @@ class FakePlatform:
                 )
             return self.spec
 
+        @app.get(base + "/bundle")
+        async def bundle(run_id: str, request: Request) -> Any:
+            # Like the platform: only the bundle token, never the run token, reads the bundle.
+            headers = {k: request.headers.get(k) for k in ("x-run-token", "x-bundle-token")}
+            self.bundle_requests.append(headers)
+            if headers["x-bundle-token"] != BUNDLE_TOKEN or run_id != RUN_ID:
+                self.bad_tokens += 1
+                return JSONResponse({"detail": "bad token"}, status_code=401)
+            if self.spec_status is not None:
+                return JSONResponse(
+                    {"detail": {"code": "run_finished"}}, status_code=self.spec_status
+                )
+            if not self.spec.get("bundle"):
+                return JSONResponse({"detail": "This run has no bundle."}, status_code=404)
+            return self.spec["bundle"]
+
         @app.post(base + "/events")
         async def events(run_id: str, request: Request) -> Any:
             if (r := refused(request, run_id)) is not None:
@@ -110,7 +128,9 @@ class FakePlatform:
 
         @app.get("/files/{name:path}")
         async def files(name: str, request: Request) -> Response:
-            assert "x-run-token" not in request.headers  # presigned URLs get no token
+            # Presigned URLs get no token.
+            assert "x-run-token" not in request.headers
+            assert "x-bundle-token" not in request.headers
             if name not in self.files:
                 return Response(status_code=404)
             return Response(self.files[name], media_type="application/octet-stream")
@@ -515,6 +535,54 @@ def test_a_private_bundle_is_downloaded_served_and_scored(fake: Any, tmp_path: P
     assert platform.events[-1]["status"] == "succeeded"
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"FLAGEVAL_BWRAP": "/nonexistent/bwrap"}, "bubblewrap (bwrap) is not installed"),
+        ({"FLAGEVAL_SANDBOX": "chroot"}, "FLAGEVAL_SANDBOX='chroot' is not one of"),
+    ],
+)
+def test_a_sandbox_that_cannot_be_set_up_fails_the_run_with_cause_platform(
+    fake: Any, tmp_path: Path, extra: dict[str, str], message: str
+) -> None:
+    """The bundle never runs unconfined by accident: no sandbox, no model."""
+    platform, _, _ = fake
+    platform.spec = api_spec(
+        "",
+        [demo("demo-en-math", "math")],
+        deploy_mode="private",
+        api=None,
+        bundle=bundle_spec(platform),
+    )
+    run = run_runner(platform, tmp_path, **extra)
+    assert run.returncode == 0, run.stderr
+    failed = next(e for e in platform.events if e["type"] == "dataset_finished")
+    assert failed["status"] == "failed" and message in failed["error"], failed
+    assert (platform.events[-1]["status"], platform.events[-1]["failure_cause"]) == (
+        "failed",
+        "platform",
+    )
+    assert not any("echo bundle loaded" in line for line in log_lines(platform))
+
+
+def test_the_sandbox_opt_out_runs_the_bundle_and_says_so(fake: Any, tmp_path: Path) -> None:
+    platform, _, _ = fake
+    platform.spec = api_spec(
+        "",
+        [demo("demo-en-math", "math")],
+        deploy_mode="private",
+        api=None,
+        bundle=bundle_spec(platform),
+    )
+    run = run_runner(platform, tmp_path, timeout=120, FLAGEVAL_SANDBOX="none")
+    assert run.returncode == 0, run.stderr
+    assert platform.events[-1]["status"] == "succeeded"
+    lines = log_lines(platform)
+    assert any("UNCONFINED (FLAGEVAL_SANDBOX=none)" in line for line in lines)
+    assert any("user code runs unconfined" in line for line in lines)
+    assert not any(str(tmp_path) in line for line in lines)  # host paths are not shown
+
+
 def test_a_model_server_beside_the_runner_is_used_as_is(fake: Any, tmp_path: Path) -> None:
     """FLAGEVAL_MODEL_URL (the Kubernetes sidecar): no download, no bundle server."""
     platform, _, endpoint = fake
@@ -533,21 +601,52 @@ def test_a_model_server_beside_the_runner_is_used_as_is(fake: Any, tmp_path: Pat
     assert not (tmp_path / "bundle").exists()
 
 
-def test_fetch_bundle_downloads_and_verifies(fake: Any, tmp_path: Path) -> None:
+def fetch_bundle(
+    platform: FakePlatform, work_dir: Path, dest: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``fetch-bundle`` as the Kubernetes init container runs it: the bundle token, no run token."""
+    env = {"FLAGEVAL_RUN_TOKEN": "", "FLAGEVAL_BUNDLE_TOKEN": BUNDLE_TOKEN, **extra}
+    return run_runner(platform, work_dir, "fetch-bundle", "--dest", str(dest), **env)
+
+
+def test_fetch_bundle_downloads_and_verifies_with_the_bundle_token(
+    fake: Any, tmp_path: Path
+) -> None:
     platform, _, _ = fake
     platform.spec = api_spec("", [], deploy_mode="private", bundle=bundle_spec(platform))
     dest = tmp_path / "bundle"
-    ok = run_runner(platform, tmp_path, "fetch-bundle", "--dest", str(dest))
+    ok = fetch_bundle(platform, tmp_path, dest)
     assert ok.returncode == 0, ok.stderr
     assert (dest / "service.py").read_bytes() == (BUNDLE / "service.py").read_bytes()
     assert (dest / "model" / "answers.json").is_file()
+    # It asked for the bundle only, with the bundle token only.
+    assert platform.bundle_requests == [{"x-run-token": None, "x-bundle-token": BUNDLE_TOKEN}]
+    assert platform.bad_tokens == 0
+    assert BUNDLE_TOKEN not in ok.stdout + ok.stderr
     platform.spec["bundle"] = bundle_spec(platform, corrupt="model/answers.json")
-    bad = run_runner(platform, tmp_path, "fetch-bundle", "--dest", str(tmp_path / "other"))
+    bad = fetch_bundle(platform, tmp_path, tmp_path / "other")
     assert bad.returncode == 1 and "sha256 mismatch" in bad.stderr
     platform.spec_status = 409
-    refused = run_runner(platform, tmp_path, "fetch-bundle", "--dest", str(dest))
+    refused = fetch_bundle(platform, tmp_path, dest)
     assert refused.returncode == 3
     assert platform.events == []
+
+
+def test_fetch_bundle_needs_the_bundle_token(fake: Any, tmp_path: Path) -> None:
+    platform, _, _ = fake
+    platform.spec = api_spec("", [], deploy_mode="private", bundle=bundle_spec(platform))
+    # The run token alone is not enough: the variable is missing (a usage error) …
+    missing = run_runner(platform, tmp_path, "fetch-bundle", "--dest", str(tmp_path / "a"))
+    assert missing.returncode == 2 and "FLAGEVAL_BUNDLE_TOKEN" in missing.stderr
+    assert platform.bundle_requests == []
+    # … and a wrong bundle token is refused by the platform (exit 3, nothing written).
+    wrong = fetch_bundle(platform, tmp_path, tmp_path / "b", FLAGEVAL_BUNDLE_TOKEN=TOKEN)
+    assert wrong.returncode == 3 and "HTTP 401" in wrong.stderr
+    assert not (tmp_path / "b").exists()
+    # An API run has no bundle: a clear error, not a crash.
+    platform.spec["bundle"] = None
+    none = fetch_bundle(platform, tmp_path, tmp_path / "c")
+    assert none.returncode == 1 and "no bundle" in none.stderr
 
 
 def test_sigterm_ends_the_run_quietly(fake: Any, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from flageval_runner.protocols import (
     NLPFuncClient,
     OpenAIChatClient,
 )
+from flageval_runner.sandbox import SandboxError
 from flageval_runner.tasks import EvaluationError, evaluate_dataset, run_validation, task_scores
 
 
@@ -162,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         report = asyncio.run(evaluate(args, datasets, out))
-    except (HarnessError, DatasetError, ModelError, EvaluationError) as exc:
+    except (HarnessError, DatasetError, ModelError, EvaluationError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for row in report.get("datasets", []):

@@ -54,6 +54,7 @@ from flageval_runner.protocols import (
     NLPFuncClient,
     OpenAIChatClient,
 )
+from flageval_runner.sandbox import Sandbox, SandboxError, SandboxSettings
 from flageval_runner.tasks import EvaluationError, evaluate_dataset, run_validation
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,14 @@ class PlatformEnv:
     model_startup_seconds: float = 1800.0
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None) -> PlatformEnv:
+    def from_environ(
+        cls,
+        environ: dict[str, str] | None = None,
+        *,
+        token_variable: str = "FLAGEVAL_RUN_TOKEN",
+    ) -> PlatformEnv:
+        """``token`` comes from ``token_variable``: the run token, or ``FLAGEVAL_BUNDLE_TOKEN``
+        for ``fetch-bundle`` (which is never given the run token)."""
         env = dict(os.environ if environ is None else environ)
         missing = [
             name
@@ -95,7 +103,7 @@ class PlatformEnv:
                 "FLAGEVAL_PROGRESS_URL",
                 "FLAGEVAL_RUN_ID",
                 "FLAGEVAL_RUN_ATTEMPT",
-                "FLAGEVAL_RUN_TOKEN",
+                token_variable,
             )
             if not env.get(name)
         ]
@@ -112,7 +120,7 @@ class PlatformEnv:
             progress_url=env["FLAGEVAL_PROGRESS_URL"],
             run_id=env["FLAGEVAL_RUN_ID"],
             attempt=attempt,
-            token=env["FLAGEVAL_RUN_TOKEN"],
+            token=env[token_variable],
             model_url=env.get("FLAGEVAL_MODEL_URL") or None,
             work_dir=Path(work_dir) if work_dir else None,
             retry_seconds=retry,
@@ -143,6 +151,8 @@ class LogShipper(logging.Handler):
         self.enabled = True
         self.seq = 0
         self.dropped = 0
+        #: (host path, what the user reads instead): logs never show the runner's own paths.
+        self.path_names: list[tuple[str, str]] = []
         self._lines: deque[str] = deque()
         self._guard = threading.Lock()
         self._posting = asyncio.Lock()
@@ -155,6 +165,8 @@ class LogShipper(logging.Handler):
         except Exception:  # pragma: no cover - a broken record must not kill the run
             self.handleError(record)
             return
+        for host, shown in self.path_names:
+            text = text.replace(host, shown)
         with self._guard:
             for line in text.splitlines() or [""]:
                 if len(line) > self.line_limit:
@@ -373,7 +385,7 @@ class PlatformRun:
             model = await self._model_client()
         except ModelError as exc:
             return "user", str(exc)
-        except (DownloadError, PlatformFault) as exc:
+        except (DownloadError, PlatformFault, SandboxError) as exc:
             return "platform", str(exc)
         predict = predictor(model, dataset, self.max_new_tokens)
         try:
@@ -465,9 +477,14 @@ class PlatformRun:
             bundle = self.spec.get("bundle")
             if not bundle:
                 raise PlatformFault("the spec of this private run has no bundle")
+            # Every file's sha256 is checked against the pinned list before the model starts.
             dest = await download_bundle(self.client, bundle, self._work_dir() / "bundle")
+            sandbox = Sandbox(SandboxSettings.from_environ(), self._work_dir() / "sandbox")
             self._server = BundleServer(
-                dest, startup_timeout=self.env.model_startup_seconds, stop_timeout=3.0
+                dest,
+                startup_timeout=self.env.model_startup_seconds,
+                stop_timeout=3.0,
+                sandbox=sandbox,
             )
             base_url = await self._server.start()
             self._model = NLPFuncClient(
@@ -480,6 +497,9 @@ class PlatformRun:
             self.work_dir = Path(tempfile.mkdtemp(prefix="flageval-run-"))
             self._temp_work_dir = True
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        name = (str(self.work_dir.resolve()), "<work>")
+        if name not in self.shipper.path_names:
+            self.shipper.path_names.insert(0, name)
         return self.work_dir
 
     async def _close_model(self) -> None:
@@ -552,22 +572,22 @@ def run_command() -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    # Only this process holds the token: nothing it starts inherits it (user code runs in the
+    # sandbox with an environment of its own anyway).
+    os.environ.pop("FLAGEVAL_RUN_TOKEN", None)
     shipper = LogShipper()
+    shipper.path_names.append((sys.prefix, "<runner>"))
     setup_platform_logging(shipper)
     return asyncio.run(_run(env, shipper))
 
 
 async def _fetch(env: PlatformEnv, dest: Path) -> int:
-    client = env.client()
+    # The bundle token reads the bundle's file list and nothing else (no spec, no reports).
+    client = ProgressClient.for_bundle(
+        env.progress_url, env.run_id, env.token, retry_seconds=env.retry_seconds
+    )
     try:
-        spec = await client.spec()
-        bundle = spec.get("bundle")
-        if not bundle:
-            if (spec.get("deploy_mode") or "private") == "api":
-                logger.info("API run: no bundle to fetch")
-                return 0
-            print("error: the spec of this private run has no bundle", file=sys.stderr)
-            return 1
+        bundle = await client.bundle()
         await download_bundle(client, bundle, dest)
         return 0
     except RunRefused as exc:
@@ -581,9 +601,10 @@ async def _fetch(env: PlatformEnv, dest: Path) -> int:
 
 
 def fetch_bundle_command(dest: str) -> int:
-    """``python -m flageval_runner fetch-bundle --dest DIR`` (the Kubernetes init step)."""
+    """``python -m flageval_runner fetch-bundle --dest DIR`` (the Kubernetes init step), with
+    ``FLAGEVAL_BUNDLE_TOKEN`` in place of the run token."""
     try:
-        env = PlatformEnv.from_environ()
+        env = PlatformEnv.from_environ(token_variable="FLAGEVAL_BUNDLE_TOKEN")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -1,6 +1,7 @@
 """The runner's side of the progress channel (docs/runs.md): spec, events, predictions.
 
-Every request carries the run's ``X-Run-Token``. Connection errors, timeouts, 5xx and 429 are
+Every request carries the run's ``X-Run-Token`` (the bundle fetch's client carries the narrower
+``X-Bundle-Token`` instead and only reads ``…/bundle``). Connection errors, timeouts, 5xx and 429 are
 retried with capped, jittered exponential backoff until ``retry_seconds`` have passed since the
 request's first failure, so a platform restart does not kill a run. 401 and 409 raise
 :class:`RunRefused` (the runner exits with code 3); any other 4xx raises :class:`ProgressError`.
@@ -23,6 +24,8 @@ import httpx
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RUN_TOKEN_HEADER = "X-Run-Token"
+BUNDLE_TOKEN_HEADER = "X-Bundle-Token"
 
 
 class ProgressError(Exception):
@@ -54,7 +57,8 @@ def new_event(type_: str, **fields: Any) -> dict[str, Any]:
 class ProgressClient:
     """HTTP client of ``{base_url}/api/runner/runs/{run_id}/…``.
 
-    ``stop_requested`` is set as soon as any events reply says ``"stop": true``.
+    ``stop_requested`` is set as soon as any events reply says ``"stop": true``. The token goes
+    in ``token_header``: the run token, or the bundle token for :meth:`bundle`.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class ProgressClient:
         initial_backoff: float = 0.2,
         max_backoff: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        token_header: str = RUN_TOKEN_HEADER,
     ) -> None:
         self.base = f"{base_url.rstrip('/')}/api/runner/runs/{run_id}"
         self.retry_seconds = retry_seconds
@@ -75,12 +80,20 @@ class ProgressClient:
         self.max_backoff = max_backoff
         self.stop_requested = asyncio.Event()
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout), headers={"X-Run-Token": token}, transport=transport
+            timeout=httpx.Timeout(timeout), headers={token_header: token}, transport=transport
         )
-        # Presigned object-store URLs must not receive the run token.
+        # Presigned object-store URLs must not receive the token.
         self._plain = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout), follow_redirects=True, transport=transport
         )
+
+    @classmethod
+    def for_bundle(
+        cls, base_url: str, run_id: str, bundle_token: str, **options: Any
+    ) -> ProgressClient:
+        """A client holding the bundle token: it may call :meth:`bundle` and download, nothing
+        else (the platform refuses it everywhere else)."""
+        return cls(base_url, run_id, bundle_token, token_header=BUNDLE_TOKEN_HEADER, **options)
 
     def __repr__(self) -> str:  # never shows the token
         return f"ProgressClient({self.base!r})"
@@ -134,6 +147,15 @@ class ProgressClient:
         data = resp.json()
         if not isinstance(data, dict):
             raise ProgressError("GET spec: the reply is not a JSON object")
+        return data
+
+    async def bundle(self) -> dict[str, Any]:
+        """The run's bundle (``version``, ``sha256``, ``files`` with presigned URLs): what the
+        bundle token may read."""
+        resp = await self._request(lambda: self._client.get(f"{self.base}/bundle"), "GET bundle")
+        data = resp.json()
+        if not isinstance(data, dict):
+            raise ProgressError("GET bundle: the reply is not a JSON object")
         return data
 
     async def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -214,5 +236,5 @@ async def download_bundle(client: ProgressClient, bundle: dict[str, Any], dest: 
         if digest != str(entry.get("sha256", "")).lower():
             raise DownloadError(f"bundle file {rel}: sha256 mismatch (got {digest})")
         _store(target, data)
-    logger.info("bundle downloaded: %d files into %s", len(files), dest)
+    logger.info("bundle downloaded: %d files, every size and sha256 as pinned", len(files))
     return dest

@@ -4,6 +4,7 @@ and executor settings below (each read from ``FLAGEVAL_<NAME>``)."""
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -32,6 +33,13 @@ class ServiceSettings(Settings):
         description="Local executor: the runner command (JSON list); "
         "unset: [python, -m, flageval_runner, run].",
     )
+    sandbox: Literal["bwrap", "none"] = Field(
+        default="bwrap",
+        description="Local executor: how user code is confined (README 'Security model'); "
+        "none runs it unconfined and logs a warning for every run.",
+    )
+    sandbox_uid: int = Field(default=65534, gt=0, description="Host uid of user code (as root).")
+    sandbox_gid: int = Field(default=65534, gt=0, description="Host gid of user code (as root).")
     # -- kubernetes executor (the chart sets these) --------------------------------------------
     kubeconfig: str | None = Field(
         default=None, description="Path of a kubeconfig; unset: the in-cluster service account."

@@ -125,17 +125,28 @@ class JsonPoster:
     capacity (bench/runner.py)."""
 
     def __init__(
-        self, *, concurrency: int, timeout: float, headers: dict[str, str] | None = None
+        self,
+        *,
+        concurrency: int,
+        timeout: float,
+        headers: dict[str, str] | None = None,
+        unix_socket: str | None = None,
     ) -> None:
         self.concurrency = concurrency
         self.timeout = timeout
         self.headers = dict(headers or {})
+        self.unix_socket = unix_socket  # HTTP over this Unix socket (a sandboxed model server)
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            connector: aiohttp.BaseConnector
+            if self.unix_socket is not None:
+                connector = aiohttp.UnixConnector(self.unix_socket, limit=self.concurrency)
+            else:
+                connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300),
+                connector=connector,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 headers=self.headers,
             )

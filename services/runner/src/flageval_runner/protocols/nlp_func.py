@@ -1,10 +1,11 @@
 """NLP private deployment (SPEC §5): the user's bundle served by the real ``flageval-serving`` CLI.
 
-``BundleServer`` starts ``flageval-serving --service service.py run model`` in the bundle directory
-(gunicorn; the CLI binds the first free port in 5000-5999 unless ``local_guniconf.py`` says otherwise,
-and ``local_guniconf.py`` may set ``workers``), discovers the port from gunicorn's
-``Listening at: http://HOST:PORT`` log line, and waits until the app answers HTTP.
-``NLPFuncClient`` sends ``POST {base_url}/func`` and reads ``completions[0].text``.
+``BundleServer`` starts ``flageval-serving --service service.py run model`` in the bundle directory,
+inside the sandbox (gunicorn; ``local_guniconf.py`` may set ``workers``; the bind address is the
+platform's: a Unix socket, since the sandbox has no network), waits for gunicorn's
+``Listening at: unix:PATH`` line and until the app answers HTTP.
+``NLPFuncClient`` sends ``POST {base_url}/func`` and reads ``completions[0].text``; a base URL
+``unix:PATH`` means HTTP over that Unix socket (what :meth:`BundleServer.start` returns).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import os
 import re
 import shutil
 import signal
-import sys
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ..sandbox import Sandbox, SandboxError, SandboxSettings
 from .base import (
     Generation,
     GenerationRequest,
@@ -56,14 +59,19 @@ class NLPFuncClient:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         self.base_url = base_url.rstrip("/")
-        self.url = f"{self.base_url}/func"
+        unix_socket = None
+        if self.base_url.startswith("unix:"):
+            unix_socket = self.base_url[len("unix:") :]
+            self.url = "http://model/func"
+        else:
+            self.url = f"{self.base_url}/func"
         self.concurrency = concurrency
         self.timeout = timeout
         self.retries = max(0, retries)
         self.backoff = backoff
         self.engine = engine
         self._sem = asyncio.Semaphore(concurrency)
-        self._client = JsonPoster(concurrency=concurrency, timeout=timeout)
+        self._client = JsonPoster(concurrency=concurrency, timeout=timeout, unix_socket=unix_socket)
 
     def payload(self, request: GenerationRequest) -> dict[str, Any]:
         """The JSON body: every field the CLI's ``NLPModelService.parse_request`` requires."""
@@ -132,27 +140,21 @@ class NLPFuncClient:
         await self.aclose()
 
 
-_LISTENING = re.compile(r"Listening at: (https?)://(\[[^\]]+\]|[^:\s/]+):(\d+)")
+_LISTENING = re.compile(r"Listening at: unix:(\S+)")
 _EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)|Exception)\b(:.*)?$")
 
 
-def _default_command() -> list[str]:
-    here = Path(sys.executable).parent / "flageval-serving"
-    if here.exists():
-        return [str(here)]
-    found = shutil.which("flageval-serving")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from flageval.serving.cli import main; main()"]
-
-
 class BundleServer:
-    """Runs a user's NLP bundle with the real ``flageval-serving`` CLI.
+    """Runs a user's NLP bundle with the real ``flageval-serving`` CLI, in the sandbox.
 
-    ``python``: an interpreter that has ``flageval-serving`` installed, or the path of the
-    ``flageval-serving`` console script; default: the console script beside ``sys.executable``.
-    ``port``: leave ``None`` to let the CLI choose (first free port in 5000-5999, or whatever
-    ``local_guniconf.py`` binds); an int pins it through gunicorn's ``GUNICORN_CMD_ARGS``.
+    The model server runs confined (:mod:`flageval_runner.sandbox`): no network of its own, so
+    gunicorn binds a Unix socket in the sandbox's ``/model`` folder (``GUNICORN_CMD_ARGS``
+    outranks ``local_guniconf.py``, whose ``workers`` still count). Once gunicorn says it is
+    listening, the socket is pinned by an ``O_PATH`` descriptor (a symlink put in its place
+    later cannot redirect the runner), and :meth:`start` returns ``unix:<path>`` for
+    :class:`NLPFuncClient`. ``sandbox``: default, one from the environment
+    (``FLAGEVAL_SANDBOX``) in a temporary folder removed by :meth:`stop`. ``env``: extra
+    variables for the model process (nothing of the runner's environment reaches it).
     """
 
     def __init__(
@@ -160,32 +162,27 @@ class BundleServer:
         bundle_dir: Path | str,
         *,
         startup_timeout: float = 120.0,
-        python: str | None = None,
         service: str = "service.py",
         model: str = "model",
-        port: int | None = None,
         stop_timeout: float = 10.0,
         env: dict[str, str] | None = None,
         log_lines: int = 2000,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.bundle_dir = Path(bundle_dir)
         self.startup_timeout = startup_timeout
         self.service = service
         self.model = model
-        self.port = port
         self.stop_timeout = stop_timeout
         self.extra_env = dict(env or {})
-        if python is None:
-            self.command = _default_command()
-        elif Path(python).name.startswith("flageval-serving"):
-            self.command = [python]
-        else:
-            self.command = [python, "-c", "from flageval.serving.cli import main; main()"]
+        self.sandbox = sandbox
+        self._own_sandbox_root: Path | None = None
         self._log: collections.deque[str] = collections.deque(maxlen=log_lines)
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
-        self._bound: tuple[str, str, int] | None = None
+        self._bound: str | None = None
+        self._socket_fd: int | None = None
         self.base_url: str | None = None
 
     # -- logs -------------------------------------------------------------------------------
@@ -208,32 +205,51 @@ class BundleServer:
             if not raw:
                 return
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            self._log.append(line)
-            logger.debug("bundle: %s", line)
             if self._bound is None:
                 m = _LISTENING.search(line)
                 if m:
-                    self._bound = (m.group(1), m.group(2), int(m.group(3)))
+                    self._bound = m.group(1)
                     self._listening.set()
+            if self.sandbox is not None:
+                line = self.sandbox.scrub(line)
+            self._log.append(line)
+            logger.debug("bundle: %s", line)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> str:
         if self._proc is not None:
             raise RuntimeError("BundleServer already started")
         if not (self.bundle_dir / self.service).is_file():
-            raise ModelError(f"bundle {self.bundle_dir} has no {self.service}")
-        argv = [*self.command, "--service", self.service, "run", self.model]
-        env = dict(os.environ)
-        env.update(self.extra_env)
-        env["PYTHONUNBUFFERED"] = "1"
-        if self.port is not None:
-            cmd_args = env.get("GUNICORN_CMD_ARGS", "")
-            env["GUNICORN_CMD_ARGS"] = f"{cmd_args} --bind 0.0.0.0:{self.port}".strip()
-        logger.info("starting bundle %s: %s", self.bundle_dir, " ".join(argv))
+            raise ModelError(f"the bundle has no {self.service}")
+        sandbox = self.sandbox
+        if sandbox is None:
+            self._own_sandbox_root = Path(tempfile.mkdtemp(prefix="flageval-sandbox-"))
+            sandbox = self.sandbox = Sandbox(SandboxSettings.from_environ(), self._own_sandbox_root)
+        await asyncio.to_thread(sandbox.check)
+        await asyncio.to_thread(sandbox.prepare, self.bundle_dir)
+        socket_inside = f"{sandbox.inside('model')}/model.sock"
+        inside_argv = [
+            sandbox.python,
+            "-c",  # the console script's shebang names the host's path; its __main__ is inert
+            "from flageval.serving.cli import main; main()",
+            "--service",
+            self.service,
+            "run",
+            self.model,
+        ]
+        extra = dict(self.extra_env)
+        extra["GUNICORN_CMD_ARGS"] = f"--bind unix:{socket_inside}"
+        argv, env, cwd = sandbox.command(inside_argv, env=extra)
+        logger.info(
+            "starting the model service (flageval-serving --service %s run %s)%s",
+            self.service,
+            self.model,
+            " in the sandbox" if sandbox.confined else " UNCONFINED (FLAGEVAL_SANDBOX=none)",
+        )
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *argv,
-                cwd=str(self.bundle_dir),
+                cwd=cwd,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
@@ -242,7 +258,7 @@ class BundleServer:
                 limit=1 << 20,
             )
         except OSError as exc:
-            raise ModelError(f"could not run {argv[0]}: {exc}") from exc
+            raise SandboxError(f"could not start the sandbox ({argv[0]}): {exc}") from exc
         self._reader = asyncio.create_task(self._read_log())
         try:
             self.base_url = await asyncio.wait_for(self._wait_ready(), self.startup_timeout)
@@ -250,22 +266,19 @@ class BundleServer:
             reason = (
                 f"did not answer HTTP within {self.startup_timeout:g}s"
                 if self._bound
-                else f"port never opened within {self.startup_timeout:g}s"
+                else f"never started listening within {self.startup_timeout:g}s"
             )
             await self._fail(reason)
         except ModelError as exc:
             await self._fail(str(exc))
         assert self.base_url is not None
-        logger.info("bundle %s ready at %s", self.bundle_dir, self.base_url)
+        logger.info("model service ready")
         return self.base_url
 
     async def _fail(self, reason: str) -> None:
         await self.stop()
         tail = self.log_tail(40)
-        raise ModelError(
-            f"model service in {self.bundle_dir} failed to start: {reason}\n"
-            f"--- last log lines ---\n{tail}"
-        )
+        raise ModelError(f"model service failed to start: {reason}\n--- last log lines ---\n{tail}")
 
     async def _wait_exit_or(self, aw: asyncio.Future[Any] | asyncio.Task[Any]) -> bool:
         """Wait for ``aw`` or the process exiting; True if ``aw`` finished first."""
@@ -286,21 +299,21 @@ class BundleServer:
                 raise ModelError(self._exit_reason())
         finally:
             listening.cancel()
-        assert self._bound is not None
-        scheme, host, port = self._bound
-        if host in ("0.0.0.0", "", "*"):
-            host = "127.0.0.1"
-        elif host in ("[::]", "::"):
-            host = "[::1]"
-        base_url = f"{scheme}://{host}:{port}"
+        assert self._bound is not None and self.sandbox is not None
+        host_socket = self.sandbox.host_path(self._bound)
         # The master binds before the workers import service.py and run global_init; a request
         # waits in the backlog until a worker accepts it or the master exits.
-        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
-            while True:
-                if self._proc.returncode is not None:
-                    await self._drain()
-                    raise ModelError(self._exit_reason())
-                probe = asyncio.ensure_future(client.get(f"{base_url}/func"))
+        while True:
+            if self._proc.returncode is not None:
+                await self._drain()
+                raise ModelError(self._exit_reason())
+            pinned = self._pin_socket(host_socket)
+            if pinned is None:
+                await asyncio.sleep(0.1)
+                continue
+            transport = httpx.AsyncHTTPTransport(uds=pinned)
+            async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0)) as client:
+                probe = asyncio.ensure_future(client.get("http://model/func"))
                 try:
                     answered = await self._wait_exit_or(probe)
                 finally:  # also when start() is cancelled or times out: never orphan the probe
@@ -308,15 +321,32 @@ class BundleServer:
                         probe.cancel()
                     with contextlib.suppress(BaseException):
                         await probe
-                if not answered:
-                    await self._drain()
-                    raise ModelError(self._exit_reason())
-                try:
-                    probe.result()
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.2)
-                    continue
-                return base_url  # any HTTP answer (405 for GET /func) means the app is serving
+            if not answered:
+                await self._drain()
+                raise ModelError(self._exit_reason())
+            try:
+                probe.result()
+            except httpx.HTTPError:
+                await asyncio.sleep(0.2)
+                continue
+            return f"unix:{pinned}"  # any HTTP answer (405 for GET /func): the app is serving
+
+    def _pin_socket(self, host_socket: Path) -> str | None:
+        """``/proc/self/fd/N`` of an ``O_PATH`` descriptor on the model's socket (``None`` while
+        it does not exist yet); refuses anything that is not a socket, symlinks included."""
+        if self._socket_fd is not None:
+            return f"/proc/self/fd/{self._socket_fd}"
+        try:
+            fd = os.open(host_socket, os.O_PATH | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ModelError(f"the model's socket cannot be opened: {exc.strerror}") from None
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ModelError("the model's socket was replaced by something that is not a socket")
+        self._socket_fd = fd
+        return f"/proc/self/fd/{fd}"
 
     async def _drain(self) -> None:
         if self._reader is not None:
@@ -372,6 +402,13 @@ class BundleServer:
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()
         self._listening.clear()
+        if self._socket_fd is not None:
+            os.close(self._socket_fd)
+            self._socket_fd = None
+        if self._own_sandbox_root is not None:
+            await asyncio.to_thread(shutil.rmtree, self._own_sandbox_root, True)
+            self._own_sandbox_root = None
+            self.sandbox = None
 
     async def __aenter__(self) -> BundleServer:
         await self.start()

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
+import shutil
 import signal
 import sys
 import time
@@ -43,8 +45,17 @@ WRAPPER = (
 )
 # Only these of the platform's variables reach the runner (never database, broker, S3, SMTP
 # credentials or the platform secret).
-PASSED_ENV = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV")
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+)
 EXIT_REFUSED = 3
+log = logging.getLogger(__name__)
 _HANDLE = re.compile(r"^runs/([0-9a-fA-F-]{36})/attempt-([0-9]+)\.json$")
 
 
@@ -68,7 +79,7 @@ def _alive(record: dict[str, Any]) -> bool:
 
 
 def _parse_handle(handle: str) -> tuple[uuid.UUID, int] | None:
-    m = _HANDLE.match(handle)
+    m = _HANDLE.fullmatch(handle)
     if not m:
         return None
     try:
@@ -89,9 +100,12 @@ class LocalExecutor(Executor):
         *,
         poll_seconds: float = 1.0,
         stop_timeout: float = 5.0,
+        sandbox_env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.command = list(command or [sys.executable, "-m", "flageval_runner", "run"])
+        #: FLAGEVAL_SANDBOX* for the runner, which confines the user code it starts.
+        self.sandbox_env = dict(sandbox_env or {})
         self.poll_seconds = poll_seconds
         self.stop_timeout = stop_timeout
         self._queue: asyncio.Queue[ExecEvent] = asyncio.Queue()
@@ -99,7 +113,25 @@ class LocalExecutor(Executor):
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> LocalExecutor:
-        return cls(Path(settings.data_dir), settings.runner_command)
+        if settings.sandbox == "none":
+            log.warning(
+                "FLAGEVAL_SANDBOX=none: uploaded code will run unconfined, as the platform's "
+                "user, with the platform's files in reach"
+            )
+        elif shutil.which("bwrap") is None:
+            log.warning(
+                "bubblewrap (bwrap) is not installed: runs of uploaded bundles will fail until "
+                "it is (apt-get install bubblewrap) — see README 'Security model'"
+            )
+        return cls(
+            Path(settings.data_dir),
+            settings.runner_command,
+            sandbox_env={
+                "FLAGEVAL_SANDBOX": settings.sandbox,
+                "FLAGEVAL_SANDBOX_UID": str(settings.sandbox_uid),
+                "FLAGEVAL_SANDBOX_GID": str(settings.sandbox_gid),
+            },
+        )
 
     # -- paths ------------------------------------------------------------------------------
     def _paths(self, run_id: uuid.UUID, attempt: int) -> tuple[str, Path, Path, Path, Path]:
@@ -133,6 +165,7 @@ class LocalExecutor(Executor):
             return handle
         work_dir.mkdir(parents=True, exist_ok=True)
         env = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
+        env.update(self.sandbox_env)
         env.update(
             PYTHONUNBUFFERED="1",
             FLAGEVAL_PROGRESS_URL=job.progress_url,
