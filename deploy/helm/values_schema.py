@@ -67,6 +67,8 @@ class Secrets(Strict):
     smtpUrl: str = Field("", pattern=r"^(smtps?://.+)?$")
     secretKey: str = ""
     adminPassword: str = ""
+    # Sent as `Authorization: Bearer <token>`: printable ASCII without spaces.
+    metricsToken: str = Field("", pattern=r"^[!-~]*$")
 
 
 class ResourceList(Strict):

@@ -22,7 +22,7 @@ from flageval_platform.testing import RunningPlatform, eventually, running_platf
 from flageval_scheduler.config import ServiceSettings
 from flageval_scheduler.executors import ExecState
 from flageval_scheduler.executors.memory import MemoryExecutor
-from flageval_scheduler.jobs.service import progress_token
+from flageval_scheduler.jobs.service import bundle_token, progress_token
 from flageval_scheduler.main import definition as scheduler
 
 SECRET = "r" * 48
@@ -41,6 +41,7 @@ class Harness:
         self.api = platform["eval-api"]
         self.sched = platform["scheduler"]
         self._names = 0
+        self._spec_fetched: set[tuple[str, int]] = set()
 
     def h(self, who: Identity = ALICE) -> dict[str, str]:
         return self.api.headers_for(who)
@@ -131,18 +132,39 @@ class Harness:
         return progress_token(SECRET, uuid.UUID(run_id), attempt)
 
     async def report(
-        self, run_id: str, *events: dict[str, Any], attempt: int = 1, token: str | None = None
+        self,
+        run_id: str,
+        *events: dict[str, Any],
+        attempt: int = 1,
+        token: str | None = None,
+        fetch_spec: bool = True,
     ) -> Any:
+        """Post events as the runner does: after fetching the attempt's spec (once), unless
+        ``fetch_spec`` is false."""
+        if fetch_spec and token is None and (run_id, attempt) not in self._spec_fetched:
+            await self.spec(run_id, attempt)
         return await self.sched.client.post(
             f"/api/runner/runs/{run_id}/events",
             json={"events": list(events)},
             headers={"X-Run-Token": token or self.token(run_id, attempt)},
         )
 
+    def bundle_token(self, run_id: str, attempt: int = 1) -> str:
+        return bundle_token(SECRET, uuid.UUID(run_id), attempt)
+
+    async def fetch_bundle(self, run_id: str, headers: dict[str, Any] | None = None) -> Any:
+        """``GET …/bundle`` as the Kubernetes init step asks it (the bundle token by default)."""
+        if headers is None:
+            headers = {"X-Bundle-Token": self.bundle_token(run_id)}
+        return await self.sched.client.get(f"/api/runner/runs/{run_id}/bundle", headers=headers)
+
     async def spec(self, run_id: str, attempt: int = 1) -> Any:
-        return await self.sched.client.get(
+        reply = await self.sched.client.get(
             f"/api/runner/runs/{run_id}/spec", headers={"X-Run-Token": self.token(run_id, attempt)}
         )
+        if reply.status_code == 200:
+            self._spec_fetched.add((run_id, attempt))
+        return reply
 
     async def quota(self, who: Identity = ALICE) -> dict[str, Any]:
         reply = await self.sched.client.get("/api/me/quota", headers=self.sched.headers_for(who))
@@ -760,9 +782,40 @@ BAD_EVENTS: list[tuple[str, Any]] = [
 ]  # fmt: skip
 
 
+async def test_only_the_runner_that_fetched_the_spec_reports(lite: Harness) -> None:
+    """The token alone is not enough: reports and predictions of an attempt are refused until
+    its spec was fetched with that token, and nothing is rewritten once the run finished."""
+    run_id = (await lite.start(await lite.evaluation())).json()["id"]
+    await lite.submitted(run_id)
+    forged = {"type": "finished", "status": "succeeded"}
+    early = await lite.report(run_id, {"type": "started"}, forged, fetch_spec=False)
+    assert early.status_code == 409
+    assert early.json()["detail"]["code"] == "spec_not_fetched"
+    put = await lite.sched.client.put(
+        f"/api/runner/runs/{run_id}/predictions/demo-en-choice",
+        content=b'{"score": 1}\n',
+        headers={"X-Run-Token": lite.token(run_id)},
+    )
+    assert put.status_code == 409
+    assert (await lite.run(run_id))["status"] in ("queued", "starting")
+    assert (await lite.spec(run_id)).status_code == 200
+    assert (await lite.report(run_id, {"type": "started"})).status_code == 200
+    finished = await lite.report(run_id, {"type": "finished", "status": "failed",
+                                          "failure_cause": "user", "message": "honest"})  # fmt: skip
+    assert finished.status_code == 200
+    await lite.until(run_id, "failed")
+    rewrite = await lite.report(run_id, forged)
+    assert rewrite.status_code == 409
+    assert rewrite.json()["detail"]["code"] == "run_finished"
+    assert (await lite.spec(run_id)).status_code == 409  # no spec once it ended either
+    run = await lite.run(run_id)
+    assert run["status"] == "failed" and run["failure"]["message"] == "honest"
+
+
 async def test_progress_channel_refuses_bad_input_and_bad_tokens(lite: Harness) -> None:
     run_id = (await lite.start(await lite.evaluation())).json()["id"]
     await lite.submitted(run_id)
+    assert (await lite.spec(run_id)).status_code == 200
     for case, body in BAD_EVENTS:
         reply = await lite.sched.client.post(
             f"/api/runner/runs/{run_id}/events", json=body,
@@ -792,9 +845,94 @@ async def test_progress_channel_refuses_bad_input_and_bad_tokens(lite: Harness) 
     assert reply.status_code == 422
 
 
+async def test_the_bundle_fetch_has_a_narrower_token_of_its_own(lite: Harness) -> None:
+    """The Kubernetes init step holds only the bundle token: it reads the bundle's files and
+    nothing else. The bundle endpoint refuses the progress token, the progress endpoints refuse
+    the bundle token, and a superseded attempt's bundle token is a 409 like its progress token."""
+    run_id = (await lite.start(await lite.evaluation())).json()["id"]
+    handle = await lite.submitted(run_id)
+    request = lite.executor.requests[handle]
+    assert request.bundle_token == lite.bundle_token(run_id) != request.progress_token
+
+    reply = await lite.fetch_bundle(run_id)
+    assert reply.status_code == 200, reply.text
+    bundle = reply.json()
+    assert set(bundle) == {"version", "sha256", "files"} and bundle["version"] == 1
+    (entry,) = bundle["files"]
+    assert {k: entry[k] for k in ("path", "size_bytes", "sha256")} == {
+        "path": "service.py", "size_bytes": 10, "sha256": "a" * 64,
+    }  # fmt: skip
+    assert entry["url"].startswith("http")
+    spec_bundle = (await lite.spec(run_id)).json()["bundle"]
+    assert [f["path"] for f in spec_bundle["files"]] == ["service.py"]
+    assert spec_bundle["sha256"] == bundle["sha256"]
+
+    progress = lite.token(run_id)
+    for headers in (
+        {},
+        {"X-Bundle-Token": ""},
+        {"X-Bundle-Token": progress},  # the progress token is not a bundle token
+        {"X-Run-Token": progress},  # … nor is it read from the other header
+        {"X-Run-Token": lite.bundle_token(run_id)},
+        {"X-Bundle-Token": "bt_forged"},
+        {"X-Bundle-Token": "bt_\u00e9t\u00e9".encode("latin-1")},  # not ASCII: still a 401
+        {"X-Bundle-Token": lite.bundle_token(str(uuid.uuid4()))},
+    ):
+        reply = await lite.fetch_bundle(run_id, headers)
+        assert reply.status_code == 401, headers
+        assert "url" not in reply.text
+    for bad_id in ("x", str(uuid.uuid4())):
+        reply = await lite.fetch_bundle(bad_id, {"X-Bundle-Token": lite.bundle_token(run_id)})
+        assert reply.status_code == 401
+
+    as_progress = {"X-Run-Token": lite.bundle_token(run_id)}
+    c = lite.sched.client
+    assert (await c.get(f"/api/runner/runs/{run_id}/spec", headers=as_progress)).status_code == 401
+    reply = await c.post(
+        f"/api/runner/runs/{run_id}/events", json={"events": [{"type": "started"}]},
+        headers=as_progress,
+    )  # fmt: skip
+    assert reply.status_code == 401
+    reply = await c.put(
+        f"/api/runner/runs/{run_id}/predictions/demo-en-choice", content=b"{}\n",
+        headers=as_progress,
+    )  # fmt: skip
+    assert reply.status_code == 401
+    assert (await lite.run(run_id))["status"] == "starting"
+
+    # A resumed attempt gets new tokens; the old attempt's bundle token is a 409.
+    await lite.report(run_id, {"type": "started"})
+    lite.executor.set_state(handle, ExecState.PREEMPTED, "evicted: node drained")
+    second = lite.executor.requests[await lite.submitted(run_id, attempt=2)]
+    assert second.bundle_token == lite.bundle_token(run_id, 2) != request.bundle_token
+    stale = await lite.fetch_bundle(run_id)
+    assert stale.status_code == 409
+    assert stale.json()["detail"]["code"] == "run_finished"
+    fresh = await lite.fetch_bundle(run_id, {"X-Bundle-Token": second.bundle_token})
+    assert fresh.status_code == 200
+    # Once the run has ended, the current attempt's bundle token is a 409 too.
+    await lite.report(run_id, {"type": "finished", "status": "succeeded"}, attempt=2)
+    await lite.until(run_id, "succeeded")
+    ended = await lite.fetch_bundle(run_id, {"X-Bundle-Token": second.bundle_token})
+    assert ended.status_code == 409
+
+
+async def test_an_api_run_has_no_bundle_to_fetch(lite: Harness) -> None:
+    evaluation_id = await lite.evaluation(
+        deploy_mode="api",
+        api={"endpoint": "https://llm.example.org/v1", "model_name": "m1", "api_key": "sk-123"},
+    )
+    run_id = (await lite.start(evaluation_id, "validation")).json()["id"]
+    await lite.submitted(run_id)
+    reply = await lite.fetch_bundle(run_id)
+    assert reply.status_code == 404
+    assert reply.json()["detail"]["code"] == "no_bundle"
+
+
 async def test_predictions_round_trip(lite: Harness) -> None:
     run_id = (await lite.start(await lite.evaluation())).json()["id"]
     await lite.submitted(run_id)
+    assert (await lite.spec(run_id)).status_code == 200
     body = b'{"id": "1", "prompt": "p", "prediction": "A", "gold": "A", "score": 1.0}\n'
     reply = await lite.sched.client.put(
         f"/api/runner/runs/{run_id}/predictions/demo-en-choice", content=body,

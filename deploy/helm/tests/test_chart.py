@@ -214,6 +214,7 @@ BAD_VALUES = {
     },
     "card type without gpus": {"cardTypes": [{"id": "a100-80g", "nodeLabels": {"a": "b"}}]},
     "bad broker url": {"secrets": {"brokerUrl": "redis://x"}},
+    "metrics token with a space": {"secrets": {"metricsToken": "two words"}},
     "non-FLAGEVAL extra env": {"config": {"extraEnv": {"PATH": "/x"}}},
 }
 
@@ -338,6 +339,35 @@ def test_every_spec_setting_is_wired() -> None:
             {"configMapRef": {"name": f"{RELEASE}-config"}},
             {"secretRef": {"name": f"{RELEASE}-secrets"}},
         ]
+
+
+def _secret_data(values: dict[str, Any]) -> dict[str, str]:
+    rendered = chart().render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    secrets = [
+        doc
+        for doc in yaml.safe_load_all(rendered["flageval/templates/secret.yaml"])
+        if doc and doc["kind"] == "Secret"
+    ]
+    assert len(secrets) == 1
+    data: dict[str, str] = secrets[0]["stringData"]
+    return data
+
+
+@pytest.mark.parametrize("combo", ["defaults", "in-cluster"])
+def test_every_service_gets_the_metrics_token_from_the_secret(combo: str) -> None:
+    secret = one(combo, "Secret", f"{RELEASE}-secrets")["stringData"]
+    token = secret["FLAGEVAL_METRICS_TOKEN"]
+    assert len(token) >= 32 and token.isalnum()  # generated when not given
+    assert token not in (secret["FLAGEVAL_SECRET_KEY"], secret["FLAGEVAL_ADMIN_PASSWORD"])
+    assert "FLAGEVAL_METRICS_TOKEN" not in one(combo, "ConfigMap", f"{RELEASE}-config")["data"]
+    for name in SERVICES:
+        (container,) = one(combo, "Deployment", f"{RELEASE}-{name}")["spec"]["template"]["spec"][
+            "containers"
+        ]
+        assert {"secretRef": {"name": f"{RELEASE}-secrets"}} in container["envFrom"]
+        assert "FLAGEVAL_METRICS_TOKEN" not in env_of(container)  # nothing overrides it
+    given = _merge(EXTERNAL, {"secrets": {"metricsToken": "prometheus-scrape-token-0123456789"}})
+    assert _secret_data(given)["FLAGEVAL_METRICS_TOKEN"] == "prometheus-scrape-token-0123456789"
 
 
 def test_hpa_replaces_fixed_replicas_and_pdb_is_rendered() -> None:

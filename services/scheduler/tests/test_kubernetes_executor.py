@@ -23,6 +23,7 @@ from flageval_scheduler.executors.manifests import KubernetesConfig, job_name
 
 NS = "evals"
 TOKEN = "secret-progress-token-xyz"
+BUNDLE_TOKEN = "secret-bundle-token-abc"
 JOBS = kmock.resource("batch/v1/jobs")
 PODS = kmock.resource("v1/pods")
 CONFIG = KubernetesConfig(
@@ -48,6 +49,7 @@ def request(**overrides: Any) -> JobRequest:
         "deploy_mode": "private",
         "progress_url": "http://gateway:8000",
         "progress_token": TOKEN,
+        "bundle_token": BUNDLE_TOKEN,
         "image": "user/model:1",
         "card_type": "a100",
         "gpus": 2,
@@ -155,6 +157,11 @@ async def test_submit_creates_the_job(
     model = next(c for c in spec["initContainers"] if c["name"] == "model")
     assert model["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert model["image"] == "user/model:1"
+    # What the API server stored: the user's container holds no token and runs locked down.
+    assert TOKEN not in json.dumps(model) and BUNDLE_TOKEN not in json.dumps(model)
+    assert model["securityContext"]["runAsNonRoot"] is True
+    assert model["securityContext"]["readOnlyRootFilesystem"] is True
+    assert spec["shareProcessNamespace"] is False and spec["enableServiceLinks"] is False
 
 
 async def test_submit_again_adopts_the_existing_job(
@@ -193,7 +200,7 @@ async def test_api_errors_become_executor_errors_without_secrets(
     fake["post", JOBS] << 403 << {"kind": "Status", "code": 403, "message": f"echo {TOKEN}"}
     with pytest.raises(ExecutorError, match="HTTP 403") as info:
         await executor.submit(request())
-    assert TOKEN not in str(info.value)
+    assert TOKEN not in str(info.value) and BUNDLE_TOKEN not in str(info.value)
 
 
 # -- state ----------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 """The Job manifest of the kubernetes executor (SPEC §7): every variant is a valid ``batch/v1`` Job
 for Kubernetes 1.30 (native sidecars), evaluation pods are locked down, private deployments get
-the bundle fetch, the model sidecar and the GPUs, API deployments only the runner."""
+the bundle fetch, the model sidecar and the GPUs, API deployments only the runner. The user's
+container is not trusted (SPEC §11): its own uid, read-only root, its own scratch, the bundle
+read-only, and no token or platform secret; only the runner holds the progress token, the bundle
+fetch a narrower bundle token."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from flageval_scheduler.executors.manifests import (
 )
 
 TOKEN = "secret-progress-token-xyz"
+BUNDLE_TOKEN = "secret-bundle-token-abc"
 K8S_VERSION = "1.30"  # the first release with native sidecars on by default is 1.29
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -54,6 +58,7 @@ def request(**overrides: Any) -> JobRequest:
         "deploy_mode": "private",
         "progress_url": "http://flageval-gateway.flageval.svc:8000",
         "progress_token": TOKEN,
+        "bundle_token": BUNDLE_TOKEN,
         "image": "registry.example/user/model:7",
         "card_type": "a100",
         "gpus": 2,
@@ -110,18 +115,96 @@ def test_pods_are_locked_down(variant: str) -> None:
     spec = pod_spec(manifest)
     assert spec["restartPolicy"] == "Never"
     assert spec["automountServiceAccountToken"] is False
-    assert spec["enableServiceLinks"] is False
-    assert spec["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+    assert spec["enableServiceLinks"] is False  # service env vars would name cluster addresses
+    assert spec["shareProcessNamespace"] is False  # explicit: no /proc view of the runner
+    assert spec["hostNetwork"] is False and spec["hostPID"] is False and spec["hostIPC"] is False
+    assert spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert "serviceAccountName" not in spec
     for container in all_containers(manifest):
         security = container["securityContext"]
+        assert security["runAsNonRoot"] is True
+        assert security["runAsUser"] == security["runAsGroup"] > 0
+        assert security["readOnlyRootFilesystem"] is True
         assert security["allowPrivilegeEscalation"] is False
+        assert security["privileged"] is False
         assert security["capabilities"] == {"drop": ["ALL"]}
+        assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert "envFrom" not in container
         for bound in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(container["resources"][bound])
-        if container["name"] in ("runner", "fetch-bundle"):
-            assert security["runAsNonRoot"] is True and security["runAsUser"] == 10001
-        else:  # the user's image may need root
-            assert "runAsNonRoot" not in security and "runAsUser" not in security
+        uid = 10002 if container["name"] == "model" else 10001
+        assert security["runAsUser"] == uid
+        # A read-only root needs somewhere to write: every container has /tmp of its own kind.
+        assert "/tmp" in {m["mountPath"] for m in container["volumeMounts"]}
+    assert all(set(v) == {"name", "emptyDir"} for v in spec["volumes"])  # no host paths
+
+
+def _secrets_in(container: dict[str, Any]) -> list[str]:
+    text = json.dumps(container)
+    return [secret for secret in (TOKEN, BUNDLE_TOKEN) if secret in text]
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_each_token_lives_in_one_container_only(variant: str) -> None:
+    job, config = VARIANTS[variant]
+    containers = by_name(build_job(job, config))
+    assert _secrets_in(containers["runner"]) == [TOKEN]
+    run_token_holders = [
+        name
+        for name, c in containers.items()
+        if "FLAGEVAL_RUN_TOKEN" in {e["name"] for e in c.get("env", [])}
+    ]
+    assert run_token_holders == ["runner"]
+    if job.deploy_mode == "private":
+        assert _secrets_in(containers["fetch-bundle"]) == [BUNDLE_TOKEN]
+        assert _secrets_in(containers["model"]) == []
+    else:
+        assert set(containers) == {"runner"}
+
+
+def test_the_model_container_is_not_trusted() -> None:
+    manifest = build_job(request(), CLUSTER)
+    model = by_name(manifest)["model"]
+    # No token, no platform variable, nothing from a Secret or ConfigMap.
+    assert "envFrom" not in model
+    assert all("valueFrom" not in e for e in model["env"])
+    assert not [e["name"] for e in model["env"] if e["name"].startswith("FLAGEVAL_")]
+    assert _secrets_in(model) == []
+    # Its own uid (not the runner's), non-root, read-only root filesystem.
+    security = model["securityContext"]
+    assert security["runAsUser"] == security["runAsGroup"] == 10002
+    assert security["runAsNonRoot"] is True and security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    # The bundle read-only; scratch and /tmp its own, HOME and TMPDIR in the scratch.
+    assert model["volumeMounts"] == [
+        {"name": "bundle", "mountPath": "/bundle", "readOnly": True},
+        {"name": "model-scratch", "mountPath": "/scratch"},
+        {"name": "model-tmp", "mountPath": "/tmp"},
+    ]
+    env = {e["name"]: e["value"] for e in model["env"]}
+    assert env["HOME"] == "/scratch" and env["TMPDIR"] == "/scratch"
+    mounted_elsewhere = {
+        m["name"]
+        for name, c in by_name(manifest).items()
+        if name != "model"
+        for m in c["volumeMounts"]
+    }
+    assert not {"model-scratch", "model-tmp"} & mounted_elsewhere
+    assert "platform-tmp" in mounted_elsewhere
+    assert "platform-tmp" not in {m["name"] for m in model["volumeMounts"]}
+    # Only the fetch step writes the bundle.
+    writers = [
+        name
+        for name, c in by_name(manifest).items()
+        for m in c["volumeMounts"]
+        if m["name"] == "bundle" and not m.get("readOnly")
+    ]
+    assert writers == ["fetch-bundle"]
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -156,7 +239,12 @@ def test_private_nlp_has_bundle_fetch_model_sidecar_and_gpus() -> None:
     spec = pod_spec(manifest)
     assert [c["name"] for c in spec["initContainers"]] == ["fetch-bundle", "model"]
     assert [c["name"] for c in spec["containers"]] == ["runner"]
-    assert spec["volumes"] == [{"name": "bundle", "emptyDir": {}}]
+    assert spec["volumes"] == [
+        {"name": "platform-tmp", "emptyDir": {}},
+        {"name": "bundle", "emptyDir": {}},
+        {"name": "model-scratch", "emptyDir": {}},
+        {"name": "model-tmp", "emptyDir": {}},
+    ]
     assert spec["priorityClassName"] == "flageval-high"
     assert spec["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
 
@@ -170,15 +258,21 @@ def test_private_nlp_has_bundle_fetch_model_sidecar_and_gpus() -> None:
         "--dest",
         "/bundle",
     ]
-    assert fetch["volumeMounts"] == [{"name": "bundle", "mountPath": "/bundle"}]
+    assert fetch["volumeMounts"] == [
+        {"name": "bundle", "mountPath": "/bundle"},
+        {"name": "platform-tmp", "mountPath": "/tmp"},
+    ]
     assert "restartPolicy" not in fetch  # a plain init step: it must finish first
 
     assert model["restartPolicy"] == "Always"  # native sidecar: the Job ends with the runner
     assert model["image"] == "registry.example/user/model:7"
     assert model["workingDir"] == "/bundle"
     assert model["command"] == ["flageval-serving", "--service", "service.py", "run", "model"]
-    assert model["env"] == [{"name": "GUNICORN_CMD_ARGS", "value": "--bind 127.0.0.1:5000"}]
-    assert model["volumeMounts"] == [{"name": "bundle", "mountPath": "/bundle"}]
+    assert model["env"] == [
+        {"name": "GUNICORN_CMD_ARGS", "value": "--bind 127.0.0.1:5000"},
+        {"name": "HOME", "value": "/scratch"},
+        {"name": "TMPDIR", "value": "/scratch"},
+    ]
     assert model["resources"]["requests"]["nvidia.com/gpu"] == "2"
     assert model["resources"]["limits"]["nvidia.com/gpu"] == "2"
 
@@ -191,15 +285,16 @@ def test_private_nlp_has_bundle_fetch_model_sidecar_and_gpus() -> None:
         "FLAGEVAL_RUN_TOKEN": TOKEN,
         "FLAGEVAL_MODEL_URL": "http://127.0.0.1:5000",
     }
-    fetch_env = {e["name"] for e in fetch["env"]}
+    assert runner["volumeMounts"] == [{"name": "platform-tmp", "mountPath": "/tmp"}]
+    fetch_env = {e["name"]: e["value"] for e in fetch["env"]}
     assert fetch_env == {
-        "FLAGEVAL_PROGRESS_URL",
-        "FLAGEVAL_RUN_ID",
-        "FLAGEVAL_RUN_ATTEMPT",
-        "FLAGEVAL_RUN_TOKEN",
+        "FLAGEVAL_PROGRESS_URL": "http://flageval-gateway.flageval.svc:8000",
+        "FLAGEVAL_RUN_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        "FLAGEVAL_RUN_ATTEMPT": "2",
+        "FLAGEVAL_BUNDLE_TOKEN": BUNDLE_TOKEN,
     }
-    # Only the platform containers see the token; no GPU outside the model container.
-    assert TOKEN not in json.dumps(model)
+    # Only the runner sees the progress token; no GPU outside the model container.
+    assert TOKEN not in json.dumps([model, fetch])
     assert "nvidia.com/gpu" not in json.dumps([fetch, runner])
 
 
@@ -207,7 +302,10 @@ def test_private_cv_runs_run_sh() -> None:
     manifest = build_job(request(domain="cv", card_type=None, gpus=1), CLUSTER)
     model = by_name(manifest)["model"]
     assert model["command"] == ["bash", "run.sh"]
-    assert model["env"] == []
+    assert model["env"] == [
+        {"name": "HOME", "value": "/scratch"},
+        {"name": "TMPDIR", "value": "/scratch"},
+    ]
     assert model["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert "nodeSelector" not in pod_spec(manifest)
 
@@ -216,7 +314,8 @@ def test_api_mode_is_the_runner_alone() -> None:
     manifest = build_job(request(deploy_mode="api", image=None, gpus=0), CLUSTER)
     spec = pod_spec(manifest)
     assert [c["name"] for c in spec["containers"]] == ["runner"]
-    assert "initContainers" not in spec and "volumes" not in spec
+    assert "initContainers" not in spec
+    assert spec["volumes"] == [{"name": "platform-tmp", "emptyDir": {}}]
     assert "nvidia.com/gpu" not in json.dumps(manifest)
     env = {e["name"] for e in spec["containers"][0]["env"]}
     assert "FLAGEVAL_MODEL_URL" not in env
@@ -232,9 +331,18 @@ def test_unconfigured_priority_and_card_type_are_omitted() -> None:
     assert "kueue.x-k8s.io/priority-class" not in labels
 
 
-def test_private_without_image_is_refused() -> None:
-    with pytest.raises(ValueError):
+def test_the_request_keeps_its_tokens_out_of_its_repr() -> None:
+    text = repr(request())
+    assert TOKEN not in text and BUNDLE_TOKEN not in text
+
+
+def test_private_without_image_or_bundle_token_is_refused() -> None:
+    with pytest.raises(ValueError, match="image"):
         build_job(request(image=None), CLUSTER)
+    with pytest.raises(ValueError, match="bundle token"):
+        build_job(request(bundle_token=""), CLUSTER)
+    # An API deployment fetches no bundle and needs no bundle token.
+    build_job(request(deploy_mode="api", image=None, bundle_token=""), CLUSTER)
 
 
 def test_name_is_deterministic_short_and_reversible() -> None:

@@ -1,13 +1,16 @@
 """The runner's progress channel (docs/runs.md): its spec, its reports, its predictions.
 
 Reached through the gateway at ``/api/runner/runs/{run_id}/…`` with no login: the per-run,
-per-attempt token in ``X-Run-Token`` is the only credential a runner has.
+per-attempt token in ``X-Run-Token`` is the only credential a runner has. ``GET …/bundle`` takes
+the narrower bundle token in ``X-Bundle-Token`` instead (the Kubernetes init step that downloads
+the bundle holds only that one); neither token is accepted where the other is expected.
 """
 
 from __future__ import annotations
 
+import hmac
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -15,12 +18,19 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flageval_platform.apikeys import ApiKeyCipher, UnreadableApiKey
-from flageval_platform.errors import Conflict, PlatformError, Unauthorized, Unprocessable
+from flageval_platform.errors import (
+    Conflict,
+    NotFound,
+    PlatformError,
+    Unauthorized,
+    Unprocessable,
+)
 from flageval_platform.service import ServiceContext
 from flageval_scheduler.jobs import service
 from flageval_scheduler.jobs.models import Job
 
 TOKEN_HEADER = "X-Run-Token"
+BUNDLE_TOKEN_HEADER = "X-Bundle-Token"
 URL_LIFETIME = timedelta(hours=6)
 MAX_PREDICTIONS_BYTES = 512 * 1024 * 1024
 HEARTBEAT_SECONDS = 10
@@ -88,13 +98,36 @@ class EventBatch(BaseModel):
     events: Annotated[list[RunnerEvent], Field(min_length=1, max_length=500)]
 
 
+class BundleFileOut(BaseModel):
+    path: str
+    size_bytes: int
+    sha256: str
+    url: str  # presigned, expires after URL_LIFETIME
+
+
+class BundleOut(BaseModel):
+    """The pinned bundle version of a run, each file with a presigned download URL (the shape
+    of the spec's ``bundle``)."""
+
+    version: int
+    sha256: str
+    files: list[BundleFileOut]
+
+
 class PayloadTooLarge(PlatformError):
     status_code = 413
 
 
-async def _job(session: Any, run_id: str, token: str | None, secret_key: str) -> Job:
+async def _job(
+    session: Any,
+    run_id: str,
+    token: str | None,
+    secret_key: str,
+    make_token: Callable[[str, uuid.UUID, int], str] = service.progress_token,
+) -> Job:
     """The run the token belongs to (401 for a wrong token or an unknown run; 409 once the run
-    has ended or the token's attempt was superseded)."""
+    has ended or the token's attempt was superseded). ``make_token`` says which kind of token
+    this endpoint takes (the progress token unless told otherwise)."""
     try:
         key = uuid.UUID(run_id)
     except ValueError:
@@ -102,9 +135,12 @@ async def _job(session: Any, run_id: str, token: str | None, secret_key: str) ->
     job: Job | None = await session.get(Job, key)
     if job is None:
         raise Unauthorized("Unknown run or wrong run token.")
-    if not service.token_matches(secret_key, job, token):
-        older = any(
-            token == service.progress_token(secret_key, job.run_id, attempt)
+    given = (token or "").encode()  # bytes: compare_digest refuses non-ASCII text
+    if not given or not hmac.compare_digest(
+        make_token(secret_key, job.run_id, job.attempt).encode(), given
+    ):
+        older = bool(given) and any(
+            hmac.compare_digest(make_token(secret_key, job.run_id, attempt).encode(), given)
             for attempt in range(1, job.attempt)
         )
         if older:
@@ -115,6 +151,16 @@ async def _job(session: Any, run_id: str, token: str | None, secret_key: str) ->
     if job.status in service.TERMINAL:
         raise Conflict(f"This run has {job.status}.", code="run_finished")
     return job
+
+
+def _require_spec_fetched(job: Job) -> None:
+    """Reports come only from the runner that fetched this attempt's spec with the token first
+    (the runner does so before it starts any model); anything else is refused with 409."""
+    if job.spec_fetched_attempt != job.attempt:
+        raise Conflict(
+            "This attempt has not fetched its spec; only its runner may report.",
+            code="spec_not_fetched",
+        )
 
 
 def router(ctx: ServiceContext, wake: Any) -> APIRouter:
@@ -133,31 +179,35 @@ def router(ctx: ServiceContext, wake: Any) -> APIRouter:
             "data_url": await ctx.store.presigned_get_url(f"{prefix}/data.jsonl", URL_LIFETIME),
         }
 
+    async def bundle_of(payload: dict[str, Any]) -> dict[str, Any] | None:
+        b = payload.get("bundle")
+        if not b:
+            return None
+        return {
+            "version": b["version"],
+            "sha256": b["sha256"],
+            "files": [
+                {
+                    **f,
+                    "url": await ctx.store.presigned_get_url(
+                        f"bundles/{b['bundle_id']}/files/{f['path']}", URL_LIFETIME
+                    ),
+                }
+                for f in b.get("files", [])
+            ],
+        }
+
     @api.get("/{run_id}/spec", include_in_schema=False)
     async def spec(
         run_id: str, token: Annotated[str | None, Header(alias=TOKEN_HEADER)] = None
     ) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
             job = await _job(session, run_id, token, ctx.secret_key)
+            job.spec_fetched_attempt = job.attempt
             todo, done = service.remaining_steps(job)
             payload = dict(job.spec)
             attempt = job.attempt
-        bundle = None
-        if payload.get("bundle"):
-            b = payload["bundle"]
-            bundle = {
-                "version": b["version"],
-                "sha256": b["sha256"],
-                "files": [
-                    {
-                        **f,
-                        "url": await ctx.store.presigned_get_url(
-                            f"bundles/{b['bundle_id']}/files/{f['path']}", URL_LIFETIME
-                        ),
-                    }
-                    for f in b.get("files", [])
-                ],
-            }
+        bundle = await bundle_of(payload)
         api_section = None
         if payload.get("api"):
             a = payload["api"]
@@ -197,6 +247,19 @@ def router(ctx: ServiceContext, wake: Any) -> APIRouter:
             "generation": payload.get("generation") or dict(DEFAULT_GENERATION),
         }
 
+    @api.get("/{run_id}/bundle", include_in_schema=False)
+    async def bundle(
+        run_id: str, token: Annotated[str | None, Header(alias=BUNDLE_TOKEN_HEADER)] = None
+    ) -> BundleOut:
+        """The bundle's files and nothing else, for the bundle token (read-only)."""
+        async with ctx.db.transaction() as session:
+            job = await _job(session, run_id, token, ctx.secret_key, service.bundle_token)
+            payload = dict(job.spec)
+        found = await bundle_of(payload)
+        if found is None:
+            raise NotFound("This run has no bundle (an API deployment).", code="no_bundle")
+        return BundleOut.model_validate(found)
+
     @api.post("/{run_id}/events", include_in_schema=False)
     async def events(
         run_id: str,
@@ -205,6 +268,7 @@ def router(ctx: ServiceContext, wake: Any) -> APIRouter:
     ) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
             job = await _job(session, run_id, token, ctx.secret_key)
+            _require_spec_fetched(job)
             steps = {s["dataset"] for s in job.spec.get("datasets", [])}
             unknown = sorted({e.dataset for e in batch.events if e.dataset is not None} - steps)
             if unknown:
@@ -227,6 +291,7 @@ def router(ctx: ServiceContext, wake: Any) -> APIRouter:
     ) -> Response:
         async with ctx.db.transaction() as session:
             job = await _job(session, run_id, token, ctx.secret_key)
+            _require_spec_fetched(job)
             if dataset not in {s["dataset"] for s in job.spec.get("datasets", [])}:
                 raise Unprocessable(f"This run has no dataset {dataset[:64]!r}.")
 

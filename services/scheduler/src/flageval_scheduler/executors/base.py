@@ -52,6 +52,9 @@ class JobRequest:
     ``progress_token`` (environment ``FLAGEVAL_PROGRESS_URL``, ``FLAGEVAL_RUN_ID``,
     ``FLAGEVAL_RUN_ATTEMPT``, ``FLAGEVAL_RUN_TOKEN``): never broker or database credentials.
     It fetches the rest (datasets, API key, bundle URLs) from the progress channel.
+    ``bundle_token`` is narrower: it only reads the bundle's file list
+    (``GET /api/runner/runs/{id}/bundle``), for a bundle fetch that runs apart from the runner
+    (the Kubernetes init step, ``FLAGEVAL_BUNDLE_TOKEN``).
     """
 
     run_id: uuid.UUID
@@ -64,7 +67,8 @@ class JobRequest:
     priority: str  # high | medium | low
     deploy_mode: str  # private | api
     progress_url: str
-    progress_token: str
+    progress_token: str = field(repr=False)  # secrets stay out of logs and reprs
+    bundle_token: str = field(default="", repr=False)
     image: str | None = None  # the user's image (private deployment)
     card_type: str | None = None
     gpus: int = 0

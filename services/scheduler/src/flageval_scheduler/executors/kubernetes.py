@@ -7,7 +7,7 @@ to its run. A background list+watch of the namespace's evaluation Jobs and pods 
 ``resourceVersion`` after a drop and lists again after a ``410 Gone``.
 
 Errors never carry the manifest or the API's response body: the Job spec holds the run's
-progress token.
+progress and bundle tokens.
 """
 
 from __future__ import annotations

@@ -4,8 +4,15 @@
 Private deployment: an init container fetches the bundle into an ``emptyDir``, the user's image
 serves the model as a native sidecar (an init container with ``restartPolicy: Always``) on
 ``127.0.0.1:5000``, and the platform runner is the only regular container, so the Job ends when
-the runner exits. API deployment: the runner alone. Every pod runs untrusted code: no
-service-account token, no privilege escalation, all capabilities dropped, resource limits.
+the runner exits. API deployment: the runner alone.
+
+Every pod runs untrusted code (SPEC §11): no service-account token, no service links (their
+environment variables name cluster addresses), no host namespaces, no shared process namespace;
+every container non-root with a read-only root filesystem, no privilege escalation, all
+capabilities dropped and the runtime's seccomp profile, within resource limits. The user's model
+server has its own uid, its own scratch space, the bundle read-only and no token at all. Only the
+runner holds the run's progress token; the bundle fetch gets a narrower token that can only read
+the bundle's file list (``GET /api/runner/runs/{id}/bundle``).
 """
 
 from __future__ import annotations
@@ -33,7 +40,11 @@ _JOB_NAME = re.compile(r"^flageval-run-(?P<run>[0-9a-f]{32})-(?P<attempt>[0-9]+)
 
 MODEL_PORT = 5000
 BUNDLE_DIR = "/bundle"
+SCRATCH_DIR = "/scratch"
+TMP_DIR = "/tmp"
 PLATFORM_UID = 10001
+#: The user's model server runs as an unprivileged uid of its own, not the runner's.
+MODEL_UID = 10002
 
 CONTAINER_FETCH = "fetch-bundle"
 CONTAINER_MODEL = "model"
@@ -123,52 +134,63 @@ def job_labels(job: JobRequest) -> dict[str, str]:
     }
 
 
-def _container_security(*, platform: bool) -> dict[str, Any]:
-    security: dict[str, Any] = {
+def _container_security(uid: int) -> dict[str, Any]:
+    """The same locked-down context for every container, the user's included."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "readOnlyRootFilesystem": True,
         "allowPrivilegeEscalation": False,
+        "privileged": False,
         "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
-    if platform:
-        security.update(runAsNonRoot=True, runAsUser=PLATFORM_UID, runAsGroup=PLATFORM_UID)
-    return security
 
 
-def _runner_env(job: JobRequest) -> list[dict[str, str]]:
-    """The progress-channel variables: the only configuration platform containers get."""
+def _channel_env(job: JobRequest, token_variable: str, token: str) -> list[dict[str, str]]:
+    """Where the progress channel is and which run attempt this is, with one token: the only
+    configuration platform containers get."""
     return [
         {"name": "FLAGEVAL_PROGRESS_URL", "value": job.progress_url},
         {"name": "FLAGEVAL_RUN_ID", "value": str(job.run_id)},
         {"name": "FLAGEVAL_RUN_ATTEMPT", "value": str(job.attempt)},
-        {"name": "FLAGEVAL_RUN_TOKEN", "value": job.progress_token},
+        {"name": token_variable, "value": token},
     ]
 
 
 def _model_command(domain: str) -> tuple[list[str], list[dict[str, str]]]:
+    # HOME and TMPDIR point into the model's own scratch space: the root filesystem is read-only.
+    env = [{"name": "HOME", "value": SCRATCH_DIR}, {"name": "TMPDIR", "value": SCRATCH_DIR}]
     if domain == "nlp":
         command = ["flageval-serving", "--service", "service.py", "run", "model"]
-        return command, [{"name": "GUNICORN_CMD_ARGS", "value": f"--bind 127.0.0.1:{MODEL_PORT}"}]
-    return ["bash", "run.sh"], []
+        bind = {"name": "GUNICORN_CMD_ARGS", "value": f"--bind 127.0.0.1:{MODEL_PORT}"}
+        return command, [bind, *env]
+    return ["bash", "run.sh"], env
 
 
 def build_job(job: JobRequest, config: KubernetesConfig) -> dict[str, Any]:
     """The ``batch/v1`` Job manifest (a plain dict) for one run attempt."""
     name = job_name(job.run_id, job.attempt)
     labels = job_labels(job)
-    bundle_mount = {"name": "bundle", "mountPath": BUNDLE_DIR}
+    platform_tmp = {"name": "platform-tmp", "mountPath": TMP_DIR}
 
     runner: dict[str, Any] = {
         "name": CONTAINER_RUNNER,
         "image": config.runner_image,
         "command": ["python", "-m", "flageval_runner", "run"],
-        "env": _runner_env(job),
+        "env": _channel_env(job, "FLAGEVAL_RUN_TOKEN", job.progress_token),
+        "volumeMounts": [platform_tmp],
         "resources": config.runner_resources.as_dict(),
-        "securityContext": _container_security(platform=True),
+        "securityContext": _container_security(PLATFORM_UID),
     }
     init_containers: list[dict[str, Any]] = []
-    volumes: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = [{"name": "platform-tmp", "emptyDir": {}}]
     if job.deploy_mode == "private":
         if not job.image:
             raise ValueError("a private deployment needs the model image")
+        if not job.bundle_token:
+            raise ValueError("a private deployment needs the bundle token")
         command, model_env = _model_command(job.domain)
         runner["env"].append(
             {"name": "FLAGEVAL_MODEL_URL", "value": f"http://127.0.0.1:{MODEL_PORT}"}
@@ -185,10 +207,11 @@ def build_job(job: JobRequest, config: KubernetesConfig) -> dict[str, Any]:
                     "--dest",
                     BUNDLE_DIR,
                 ],
-                "env": _runner_env(job),
-                "volumeMounts": [bundle_mount],
+                # The bundle token, never the progress token: this step only downloads.
+                "env": _channel_env(job, "FLAGEVAL_BUNDLE_TOKEN", job.bundle_token),
+                "volumeMounts": [{"name": "bundle", "mountPath": BUNDLE_DIR}, platform_tmp],
                 "resources": config.fetch_resources.as_dict(),
-                "securityContext": _container_security(platform=True),
+                "securityContext": _container_security(PLATFORM_UID),
             },
             {
                 # A native sidecar: started after the bundle is there, stopped when the runner ends.
@@ -198,24 +221,37 @@ def build_job(job: JobRequest, config: KubernetesConfig) -> dict[str, Any]:
                 "workingDir": BUNDLE_DIR,
                 "command": command,
                 "env": model_env,
-                "volumeMounts": [bundle_mount],
+                "volumeMounts": [
+                    {"name": "bundle", "mountPath": BUNDLE_DIR, "readOnly": True},
+                    {"name": "model-scratch", "mountPath": SCRATCH_DIR},
+                    {"name": "model-tmp", "mountPath": TMP_DIR},
+                ],
                 "resources": config.model_resources.as_dict(gpus=max(job.gpus, 0)),
-                "securityContext": _container_security(platform=False),
+                "securityContext": _container_security(MODEL_UID),
             },
         ]
-        volumes = [{"name": "bundle", "emptyDir": {}}]
+        volumes += [
+            {"name": "bundle", "emptyDir": {}},
+            {"name": "model-scratch", "emptyDir": {}},
+            {"name": "model-tmp", "emptyDir": {}},
+        ]
 
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        # Each container its own PID namespace: the model cannot read the runner's environment
+        # (its token) through /proc.
+        "shareProcessNamespace": False,
+        "hostNetwork": False,
+        "hostPID": False,
+        "hostIPC": False,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [runner],
+        "volumes": volumes,
     }
     if init_containers:
         pod_spec["initContainers"] = init_containers
-    if volumes:
-        pod_spec["volumes"] = volumes
     priority_class = config.priority_classes.get(job.priority)
     if priority_class:
         pod_spec["priorityClassName"] = priority_class

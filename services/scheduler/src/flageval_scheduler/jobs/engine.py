@@ -127,6 +127,7 @@ class Engine:
             deploy_mode=spec.get("deploy_mode", "private"),
             progress_url=self.settings.effective_progress_url,
             progress_token=service.progress_token(self.ctx.secret_key, job.run_id, job.attempt),
+            bundle_token=service.bundle_token(self.ctx.secret_key, job.run_id, job.attempt),
             image=spec.get("image"),
             card_type=spec.get("card_type"),
             gpus=int(spec.get("gpus") or 0),

@@ -40,6 +40,8 @@ class Job(Base):
     #: queued | starting | running | succeeded | failed | stopped
     status: Mapped[str] = mapped_column(String(16))
     attempt: Mapped[int] = mapped_column(Integer, default=1)
+    #: The attempt whose runner has fetched its spec: only that runner may report.
+    spec_fetched_attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
     resumes: Mapped[int] = mapped_column(Integer, default=0)
     executor: Mapped[str] = mapped_column(String(16))
     handle: Mapped[str | None] = mapped_column(String(512), nullable=True)

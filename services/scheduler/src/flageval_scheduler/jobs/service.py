@@ -59,18 +59,28 @@ def aware(moment: datetime | None) -> datetime | None:
 # -- per-run tokens ------------------------------------------------------------------------------
 
 
+def _attempt_token(secret_key: str, purpose: bytes, run_id: uuid.UUID, attempt: int) -> str:
+    """An HMAC of one attempt of one run under a key derived for ``purpose``: nothing to store,
+    the next attempt's token differs, and a token of one purpose never passes for another."""
+    key = hashlib.sha256(purpose + b":" + secret_key.encode()).digest()
+    return (
+        base64.urlsafe_b64encode(
+            hmac.new(key, f"{run_id}:{attempt}".encode(), hashlib.sha256).digest()
+        )
+        .rstrip(b"=")
+        .decode()
+    )
+
+
 def progress_token(secret_key: str, run_id: uuid.UUID, attempt: int) -> str:
-    """The token one attempt of one run reports with (an HMAC: nothing to store, and the next
-    attempt's token differs, so a superseded runner is refused)."""
-    key = hashlib.sha256(b"flageval-progress:" + secret_key.encode()).digest()
-    mac = hmac.new(key, f"{run_id}:{attempt}".encode(), hashlib.sha256).digest()
-    return "rt_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    """The token one attempt of one run reports with (a superseded runner is refused)."""
+    return "rt_" + _attempt_token(secret_key, b"flageval-progress", run_id, attempt)
 
 
-def token_matches(secret_key: str, job: Job, token: str | None) -> bool:
-    if not token:
-        return False
-    return hmac.compare_digest(progress_token(secret_key, job.run_id, job.attempt), token)
+def bundle_token(secret_key: str, run_id: uuid.UUID, attempt: int) -> str:
+    """The narrower token of one attempt's bundle fetch (the Kubernetes init step): it reads the
+    bundle's file list and nothing else."""
+    return "bt_" + _attempt_token(secret_key, b"flageval-bundle-fetch", run_id, attempt)
 
 
 # -- events to eval-api --------------------------------------------------------------------------
