@@ -215,6 +215,18 @@ def runner_env(platform: FakePlatform, work_dir: Path, **extra: str) -> dict[str
     return env
 
 
+def private_math_spec(platform: FakePlatform, corrupt: str | None = None) -> dict[str, Any]:
+    """A private run of the test bundle on demo-en-math (``corrupt``: a file whose pinned
+    sha256 will not match what is downloaded)."""
+    return api_spec(
+        "",
+        [demo("demo-en-math", "math")],
+        deploy_mode="private",
+        api=None,
+        bundle=bundle_spec(platform, corrupt=corrupt),
+    )
+
+
 def run_runner(
     platform: FakePlatform, work_dir: Path, *args: str, timeout: float = 60, **extra: str
 ) -> subprocess.CompletedProcess[str]:
@@ -496,13 +508,7 @@ def test_a_bundle_with_a_wrong_checksum_fails_with_cause_platform(
     fake: Any, tmp_path: Path
 ) -> None:
     platform, _, _ = fake
-    platform.spec = api_spec(
-        "",
-        [demo("demo-en-math", "math")],
-        deploy_mode="private",
-        api=None,
-        bundle=bundle_spec(platform, corrupt="service.py"),
-    )
+    platform.spec = private_math_spec(platform, corrupt="service.py")
     run = run_runner(platform, tmp_path)
     assert run.returncode == 0, run.stderr
     failed = next(e for e in platform.events if e["type"] == "dataset_finished")
@@ -515,13 +521,7 @@ def test_a_bundle_with_a_wrong_checksum_fails_with_cause_platform(
 
 def test_a_private_bundle_is_downloaded_served_and_scored(fake: Any, tmp_path: Path) -> None:
     platform, _, _ = fake
-    platform.spec = api_spec(
-        "",
-        [demo("demo-en-math", "math")],
-        deploy_mode="private",
-        api=None,
-        bundle=bundle_spec(platform),
-    )
+    platform.spec = private_math_spec(platform)
     run = run_runner(platform, tmp_path, timeout=120)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "bundle" / "model" / "answers.json").is_file()
@@ -547,13 +547,7 @@ def test_a_sandbox_that_cannot_be_set_up_fails_the_run_with_cause_platform(
 ) -> None:
     """The bundle never runs unconfined by accident: no sandbox, no model."""
     platform, _, _ = fake
-    platform.spec = api_spec(
-        "",
-        [demo("demo-en-math", "math")],
-        deploy_mode="private",
-        api=None,
-        bundle=bundle_spec(platform),
-    )
+    platform.spec = private_math_spec(platform)
     run = run_runner(platform, tmp_path, **extra)
     assert run.returncode == 0, run.stderr
     failed = next(e for e in platform.events if e["type"] == "dataset_finished")
@@ -567,13 +561,7 @@ def test_a_sandbox_that_cannot_be_set_up_fails_the_run_with_cause_platform(
 
 def test_the_sandbox_opt_out_runs_the_bundle_and_says_so(fake: Any, tmp_path: Path) -> None:
     platform, _, _ = fake
-    platform.spec = api_spec(
-        "",
-        [demo("demo-en-math", "math")],
-        deploy_mode="private",
-        api=None,
-        bundle=bundle_spec(platform),
-    )
+    platform.spec = private_math_spec(platform)
     run = run_runner(platform, tmp_path, timeout=120, FLAGEVAL_SANDBOX="none")
     assert run.returncode == 0, run.stderr
     assert platform.events[-1]["status"] == "succeeded"
