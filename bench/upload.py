@@ -300,7 +300,11 @@ def run_one(size: int, workroot: Path, storage: dict[str, str]) -> Result:
             stored = {f["path"]: f["sha256"] for f in mine[0]["files"]}
             if stored != sums:
                 raise SystemExit(f"sha256 mismatch: stored {stored} != source {sums}")
-            files = http.get("/api/evaluations/models/files", params={"token": reply["token"]})
+            # ``ls``: the CLI's listing answers 409 once the version is complete (sealed).
+            files = http.post(
+                "/api/evaluations/manage/op_file",
+                data={"command": "ls", "token": reply["token"]},
+            )
             big = next(f for f in files.json()["results"] if f["filename"] == "model/weights.bin")
             chunk_kb, chunks = big["chunks"][0]["sizeKb"], len(big["chunks"])
             peak_rss = proc_status(proc.pid, "VmHWM")

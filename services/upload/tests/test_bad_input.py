@@ -237,7 +237,8 @@ async def test_chunk_bodies_that_are_not_the_clis_multipart(upload) -> None:
         files={"file": ("meta.json", io.BytesIO(b"{}")), "extra": io.BytesIO(b"zz")},
     )
     assert ok.status_code == 200, ok.text
-    assert (await upload.list(token)).json()["results"][0]["ks3Ready"] is True
+    # The version is complete now (sealed): ``ls`` lists it.
+    assert (await upload.op("ls", token)).json()["results"][0]["ks3Ready"] is True
 
 
 async def test_op_file_needs_a_known_command_and_a_path_for_rm(upload) -> None:

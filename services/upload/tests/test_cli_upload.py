@@ -257,7 +257,9 @@ class Platform:
     # -- reading state back ------------------------------------------------------------------
 
     def remote_files(self, token: str) -> list[dict[str, Any]]:
-        reply = self.http.get(FILES_PATH, params={"token": token})
+        """The token's files as ``ls`` lists them (the CLI's own listing, ``GET …/files``,
+        answers 409 once the version is complete and sealed)."""
+        reply = self.http.post(OP_FILE_PATH, data={"command": "ls", "token": token})
         assert reply.status_code == 200, reply.text
         return reply.json()["results"]
 
@@ -591,24 +593,68 @@ def test_copied_command_uploads_a_realistic_nlp_bundle(platform: Platform, tmp_p
     p.assert_stored(expected)
 
 
-def test_second_run_after_completion_does_nothing(platform: Platform, tmp_path: Path) -> None:
+def assert_sealed_refusal(done: subprocess.CompletedProcess[str], version: int) -> None:
+    """The CLI stopped on the 409 of a sealed version and printed its message."""
+    assert done.returncode != 0, done.stdout + done.stderr
+    status, detail = client_error(done.stderr)
+    assert status == 409, detail
+    message = json.loads(detail)
+    assert message["code"] == "bundle_sealed", message
+    assert f"version {version} of this evaluation is sealed (valid)" in message["message"]
+    assert "new upload token" in message["message"]
+
+
+def test_a_complete_version_is_sealed_against_the_cli(platform: Platform, tmp_path: Path) -> None:
+    """Once valid, the version's token changes nothing: ``upload`` again (with changed bytes),
+    ``cp`` over one of its files and ``rm`` are refused with the reason; a new token uploads
+    version 2."""
     p = platform
     bundle = nlp_bundle(tmp_path / "bundle")
+    expected = manifest(bundle)
     evaluation_id, reply = upload_ok(p, tmp_path, bundle)
-    before = p.bundle(evaluation_id, reply["bundle_version"])
-    files_before = p.remote_files(reply["token"])
+    token, version = reply["token"], reply["bundle_version"]
+    before = p.bundle(evaluation_id, version)
+    assert listed(before) == expected
+    files_before = p.remote_files(token)
     objects_before = p.stored_objects()
 
+    def unchanged() -> None:
+        assert p.remote_files(token) == files_before
+        assert p.stored_objects() == objects_before
+        assert p.bundles(evaluation_id) == [before]
+
+    write(bundle / "model/config.json", b'{"hidden_size": 9, "layers": 2}')
     mark = p.faults.snapshot()
     again = p.run(p.command(reply, bundle), cwd=tmp_path)
-    assert again.returncode == 0, again.stdout + again.stderr
-    # Only the listing: no files created, no chunk sent, nothing stored, nothing changed.
-    assert [r.kind for r in p.faults.since(mark)] == ["list"]
-    assert p.remote_files(reply["token"]) == files_before
-    assert p.stored_objects() == objects_before
-    after = p.bundles(evaluation_id)
-    assert [b for b in after if b["version"] == reply["bundle_version"]] == [before]
-    assert len(after) == 1
+    assert_sealed_refusal(again, version)
+    # The listing (409, empty results) and the plan (409, printed); no chunk.
+    assert [(r.kind, r.status) for r in p.faults.since(mark)] == [("list", 409), ("create", 409)]
+    unchanged()
+
+    mark = p.faults.snapshot()
+    cp = p.flageval(
+        "cp", str(bundle / "model/config.json"), "model/config.json", token=token, cwd=tmp_path
+    )
+    assert_sealed_refusal(cp, version)
+    assert [(r.kind, r.status) for r in p.faults.since(mark)] == [
+        ("op_file", 200),  # ls of the destination still works
+        ("create", 409),
+    ]
+    unchanged()
+
+    rm = p.manager(token, "model/config.json", "", "rm", cwd=tmp_path)
+    assert "service error: 409" in rm.stderr, rm.stdout + rm.stderr  # all that rm() prints
+    unchanged()
+
+    second = p.new_token(evaluation_id)
+    assert second["bundle_version"] == version + 1
+    done = p.run(p.command(second, bundle), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    v2 = p.bundle(evaluation_id, second["bundle_version"])
+    assert v2["status"] == "valid", v2["problems"]
+    assert listed(v2) == manifest(bundle) != expected
+    assert [b["version"] for b in p.bundles(evaluation_id)] == [version + 1, version]
+    assert [b for b in p.bundles(evaluation_id) if b["version"] == version] == [before]
 
 
 def test_killed_upload_resumes_to_identical_sha256(platform: Platform, tmp_path: Path) -> None:
@@ -669,16 +715,27 @@ def test_killed_upload_resumes_to_identical_sha256(platform: Platform, tmp_path:
 
 
 def test_ls_cp_rm_through_the_client(platform: Platform, tmp_path: Path) -> None:
+    """ls, cp and rm on a version that is still open: an upload stopped on one file (a 503
+    whose retry the 0.2.5 client sends empty, refused), cp and rm work meanwhile, and the
+    command run again completes the version. (A complete version is sealed: cp and rm are
+    refused, see test_a_complete_version_is_sealed_against_the_cli.)"""
     p = platform
     bundle = tmp_path / "bundle"
+    weights = "model/größe/gewichte.bin"
     write(bundle / "service.py", SERVICE_PY.encode())
     write(bundle / "meta.json", b'{"parameter_scale_billion": 7}')
     write(bundle / "model/config.json", b"{}")
-    write(bundle / "model/größe/gewichte.bin", os.urandom(5000))
+    write(bundle / weights, os.urandom(5000))
     expected = manifest(bundle)
-    evaluation_id, reply = upload_ok(p, tmp_path, bundle)
+    evaluation_id = p.new_evaluation()
+    reply = p.new_token(evaluation_id)
     token, version = reply["token"], reply["bundle_version"]
-    assert listed(p.bundle(evaluation_id, version)) == expected
+    argv = p.command(reply, bundle)
+    p.faults.fail_when = lambda r: r.sent_as == weights
+    stopped = p.run(argv, cwd=tmp_path)
+    assert p.faults.fail_when is None, "no chunk was failed"
+    assert stopped.returncode != 0, stopped.stdout + stopped.stderr
+    assert [b["status"] for b in p.bundles(evaluation_id)] == ["uploading"]
 
     def ls(*path: str) -> list[str]:
         out = p.flageval("ls", *path, token=token, cwd=tmp_path)
@@ -698,9 +755,9 @@ def test_ls_cp_rm_through_the_client(platform: Platform, tmp_path: Path) -> None
     assert len(chunks) == 3 and all("is_update=1" in r.query and r.status == 200 for r in chunks)
     assert "docs/notes.bin" in ls()
     notes_entry = (notes.stat().st_size, hashlib.sha256(notes.read_bytes()).hexdigest())
-    with_notes = p.bundle(evaluation_id, version)
-    assert listed(with_notes) == {**expected, "docs/notes.bin": notes_entry}
-    assert with_notes["status"] == "valid"
+    (with_notes,) = p.bundles(evaluation_id)
+    assert with_notes["status"] == "uploading"  # model/größe/gewichte.bin is still missing
+    assert listed(with_notes)["docs/notes.bin"] == notes_entry
     p.assert_stored({"docs/notes.bin": notes_entry})
 
     # targets/ is not ours to write: the server says so, and the client sends nothing.
@@ -714,7 +771,15 @@ def test_ls_cp_rm_through_the_client(platform: Platform, tmp_path: Path) -> None
     out = p.manager(token, "docs/notes.bin", "", "rm", cwd=tmp_path)
     assert out.returncode == 0 and out.stdout == "" and out.stderr == "", out.stdout + out.stderr
     assert "docs/notes.bin" not in ls()
-    assert listed(p.bundle(evaluation_id, version)) == expected
+
+    # The command again sends what is missing; the version is complete and valid.
+    done = p.run(argv, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    complete = p.bundle(evaluation_id, version)
+    assert complete["status"] == "valid", complete["problems"]
+    assert listed(complete) == expected
+    p.assert_stored(expected)
+    assert sorted(ls()) == sorted(expected)  # ls still lists a sealed version
 
 
 def test_a_5xx_on_a_chunk_is_retried_and_a_rerun_completes_intact(
@@ -804,7 +869,8 @@ def test_a_5xx_on_a_small_files_chunk_empties_it_in_the_0_2_5_client(
     both an empty and a 2047-byte file). After a 503 on it, the 0.2.5 client's retry carries an
     empty part, which no server can tell from an empty file: the CLI reports success and the
     version lists the file with the sha256 of no bytes, so the listing shows the difference
-    from ``sha256sum``. ``flageval-serving cp`` of the file puts it right.
+    from ``sha256sum``. That version is complete, so sealed: ``cp`` of the file is refused,
+    and a new token's upload makes version 2 right.
     """
     p = platform
     small = "model/tokenizer/vocab.txt"  # 2047 bytes
@@ -823,8 +889,13 @@ def test_a_5xx_on_a_small_files_chunk_empties_it_in_the_0_2_5_client(
     assert listed(version)[small] == (0, hashlib.sha256(b"").hexdigest()) != expected[small]
 
     out = p.flageval("cp", str(bundle / small), small, token=reply["token"], cwd=tmp_path)
-    assert out.returncode == 0, out.stdout + out.stderr
-    version = p.bundle(evaluation_id, reply["bundle_version"])
+    assert_sealed_refusal(out, reply["bundle_version"])
+    assert p.bundle(evaluation_id, reply["bundle_version"]) == version
+
+    second = p.new_token(evaluation_id)
+    done = p.run(p.command(second, bundle), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    version = p.bundle(evaluation_id, second["bundle_version"])
     assert version["status"] == "valid", version["problems"]
     assert listed(version) == expected
     p.assert_stored(expected)

@@ -34,6 +34,12 @@ def blob(n: int) -> bytes:
     return os.urandom(n)
 
 
+def assert_sealed(reply) -> None:
+    """A 409 that says the version is complete and cannot change (see test_sealed.py)."""
+    assert reply.status_code == 409, reply.text
+    assert reply.json()["detail"]["code"] == "bundle_sealed"
+
+
 async def bundle_row(upload) -> Bundle:
     """The one bundle of the test."""
     async with upload.ctx.db.transaction() as session:
@@ -129,14 +135,18 @@ async def test_resume_skips_what_is_in_and_finishes_the_rest(upload) -> None:
     bundle = await bundle_row(upload)
     assert bundle.status == "valid"
     assert await upload.object(f"bundles/{bundle.id}/files/big.bin") == files["big.bin"]
-    # A third run finds nothing to do.
-    assert await upload.upload(token, files) == final
+    # A third run is told the version is complete: it is sealed and cannot change.
+    again = await upload.list(token)
+    assert_sealed(again)
+    assert again.json()["results"] == []
 
 
 async def test_the_same_chunk_twice_is_harmless(upload) -> None:
     token = await upload.token()
     data = blob(2 * CHUNK + 5000)  # chunks of 64, 64 and 4 KiB (+ 904 bytes)
-    (entry,) = (await upload.create(token, {"w.bin": data})).json()["results"]
+    # meta.json keeps the version open until the end (a complete one is sealed).
+    planned = await upload.create(token, {"w.bin": data, "meta.json": META})
+    entry, meta = planned.json()["results"]
     assert len(entry["chunks"]) == 3
     first = data[:CHUNK]
     for _ in range(2):  # sequential duplicate
@@ -153,9 +163,14 @@ async def test_the_same_chunk_twice_is_harmless(upload) -> None:
     assert await upload.object(f"bundles/{bundle.id}/files/w.bin") == data
     assert await upload.keys(f"bundles/{bundle.id}/chunks/") == []
     async with upload.ctx.db.transaction() as session:
-        file = (await session.scalars(select(BundleFile))).one()
+        file = await session.get(BundleFile, entry["id"])
+    assert file is not None
     assert file.status == "ready" and file.sha256 == sha256(data) and file.size_bytes == len(data)
+    await upload.send_file(token, meta, META)
+    assert (await bundle_row(upload)).status == "valid"
     assert len(await upload.bundle_ready_events()) == 1
+    # Once the version is complete, even a duplicate is refused: it is sealed.
+    assert_sealed(await upload.chunk(token, entry["id"], 3, data[2 * CHUNK :]))
 
 
 async def test_concurrent_last_chunks_of_a_file_assemble_it_once(upload) -> None:
@@ -248,7 +263,9 @@ async def test_list_finishes_a_file_left_unassembled_by_a_crash(
     upload, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = await upload.token()
-    (entry,) = (await upload.create(token, {"meta.json": META})).json()["results"]
+    weights = blob(10)
+    planned = await upload.create(token, {"meta.json": META, "model/w.bin": weights})
+    entry, rest = planned.json()["results"]
     # The process dies after recording the last chunk, before joining the file.
     real_finish_file = service.finish_file
 
@@ -259,14 +276,15 @@ async def test_list_finishes_a_file_left_unassembled_by_a_crash(
     assert (await upload.chunk(token, entry["id"], 1, META)).status_code == 200
     monkeypatch.setattr(service, "finish_file", real_finish_file)
     async with upload.ctx.db.transaction() as session:
-        assert (await session.scalars(select(BundleFile.status))).one() == "uploading"
+        assert (await session.get(BundleFile, entry["id"])).status == "uploading"
 
-    # The CLI's next run lists the files (and would skip every chunk: all are in).
+    # The CLI's next run lists the files (and skips meta.json: all its chunks are in).
     listed = (await upload.list(token)).json()["results"]
-    assert listed[0]["ks3Ready"] is True
+    assert [f["ks3Ready"] for f in listed] == [True, False]
     bundle = await bundle_row(upload)
-    assert bundle.status == "valid"
     assert await upload.object(f"bundles/{bundle.id}/files/meta.json") == META
+    await upload.send_file(token, rest, weights)
+    assert (await bundle_row(upload)).status == "valid"
 
 
 async def test_bundle_ready_event_carries_the_layout_verdict(upload) -> None:
@@ -301,27 +319,56 @@ async def test_ls_lists_a_file_or_a_folder(upload) -> None:
 async def test_rm_removes_files_and_rechecks_the_bundle(upload) -> None:
     token = await upload.token()
     files = {"meta.json": META, "model/a.bin": b"a" * 10, "model/sub/b.bin": b"b" * 10}
-    await upload.upload(token, files)
+    meta, a, _ = (await upload.create(token, files)).json()["results"]
+    # An interrupted upload: meta.json and model/a.bin are in, model/sub/b.bin is not.
+    await upload.send_file(token, meta, META)
+    await upload.send_file(token, a, files["model/a.bin"])
+    bundle = await bundle_row(upload)
+    assert bundle.status == "uploading"
+
+    assert (await upload.op("rm", token, "model/sub/b.bin")).json() == {"ret": 0}
+    assert (await bundle_row(upload)).status == "valid"  # what is left is complete: checked
+    assert len(await upload.bundle_ready_events()) == 1
+
+    # Sealed now: rm is refused and nothing goes.
+    assert_sealed(await upload.op("rm", token, "model"))
+    assert sorted(await upload.keys(f"bundles/{bundle.id}/")) == [
+        f"bundles/{bundle.id}/files/meta.json",
+        f"bundles/{bundle.id}/files/model/a.bin",
+    ]
+
+
+async def test_rm_of_a_folder_and_of_everything_in_an_open_version(upload) -> None:
+    token = await upload.token()
+    files = {"meta.json": META, "model/a.bin": b"a" * 10, "model/sub/b.bin": b"b" * 10}
+    _, a, b = (await upload.create(token, files)).json()["results"]
+    await upload.send_file(token, a, files["model/a.bin"])
+    await upload.send_file(token, b, files["model/sub/b.bin"])
     bundle = await bundle_row(upload)
 
-    reply = await upload.op("rm", token, "model")
-    assert reply.status_code == 200 and reply.json() == {"ret": 0}
-    assert await upload.keys(f"bundles/{bundle.id}/") == [f"bundles/{bundle.id}/files/meta.json"]
+    assert (await upload.op("rm", token, "model")).json() == {"ret": 0}
+    assert await upload.keys(f"bundles/{bundle.id}/") == []
     assert [f["filename"] for f in (await upload.list(token)).json()["results"]] == ["meta.json"]
-    assert (await bundle_row(upload)).status == "valid"
+    assert (await bundle_row(upload)).status == "uploading"  # meta.json is still to come
 
     assert (await upload.op("rm", token, "meta.json")).json() == {"ret": 0}
     assert (await bundle_row(upload)).status == "uploading"  # nothing left to check
     missing = await upload.op("rm", token, "meta.json")
     assert missing.status_code == 404 and "meta.json" in missing.json()["detail"]
     assert (await upload.op("rm", token, "")).status_code == 422
-    assert len(await upload.bundle_ready_events()) == 2  # the first upload, then after rm model
+    assert await upload.bundle_ready_events() == []
 
 
 async def test_cp_replaces_a_file_with_is_update(upload) -> None:
     token = await upload.token()
     old = blob(2 * CHUNK + 3)
-    await upload.upload(token, {"meta.json": META, "model/w.bin": old})
+    meta, w = (await upload.create(token, {"meta.json": META, "model/w.bin": old})).json()[
+        "results"
+    ]
+    # The upload stopped after meta.json and the first chunk of model/w.bin (the version is
+    # open: cp cannot change a complete one, see test_sealed.py).
+    await upload.send_file(token, meta, META)
+    assert (await upload.chunk(token, w["id"], 1, old[:CHUNK])).status_code == 200
     before = {f["filename"]: f["id"] for f in (await upload.list(token)).json()["results"]}
 
     # flageval-serving cp new.bin model/w.bin: ls the destination, plan it, send with is_update=1.
@@ -334,7 +381,7 @@ async def test_cp_replaces_a_file_with_is_update(upload) -> None:
     assert results[0]["id"] != before["model/w.bin"]
     assert (await bundle_row(upload)).status == "uploading"
     # A late chunk for the replaced file is refused.
-    late = await upload.chunk(token, before["model/w.bin"], 1, old[:CHUNK])
+    late = await upload.chunk(token, before["model/w.bin"], 2, old[CHUNK : 2 * CHUNK])
     assert late.status_code == 404
 
     await upload.send_file(token, results[0], new, is_update=1)
@@ -342,10 +389,10 @@ async def test_cp_replaces_a_file_with_is_update(upload) -> None:
     bundle = await bundle_row(upload)
     assert bundle.status == "valid"
     assert await upload.object(f"bundles/{bundle.id}/files/model/w.bin") == new
-    listed = (await upload.list(token)).json()["results"]
+    listed = (await upload.op("ls", token)).json()["results"]
     assert sorted(f["filename"] for f in listed) == ["meta.json", "model/extra.txt", "model/w.bin"]
     assert await upload.keys(f"bundles/{bundle.id}/chunks/") == []
-    assert len(await upload.bundle_ready_events()) == 2
+    assert len(await upload.bundle_ready_events()) == 1
 
 
 async def test_targets_are_protected_unless_the_token_allows_them(upload) -> None:
@@ -365,8 +412,12 @@ async def test_targets_are_protected_unless_the_token_allows_them(upload) -> Non
     )
     assert reply.status_code == 201, reply.text
     admin_token = reply.json()["token"]
-    await upload.upload(admin_token, {"meta.json": META, "targets/gold.json": b"{}"})
-    assert (await upload.op("ls", admin_token)).json()["canSendTargets"] is True
+    planned = await upload.create(admin_token, {"meta.json": META, "targets/gold.json": b"{}"})
+    assert planned.status_code == 200, planned.text
+    await upload.send_file(admin_token, planned.json()["results"][1], b"{}")
+    listing = (await upload.op("ls", admin_token)).json()
+    assert listing["canSendTargets"] is True
+    assert [f["ks3Ready"] for f in listing["results"]] == [False, True]
     assert (await upload.op("rm", admin_token, "targets")).json() == {"ret": 0}
 
 
@@ -380,7 +431,8 @@ async def test_rm_of_targets_needs_the_permission(upload) -> None:
             headers=admin_headers,
         )
     ).json()["token"]
-    await upload.upload(allowed, {"meta.json": META, "targets/gold.json": b"{}"})
+    planned = (await upload.create(allowed, {"meta.json": META, "targets/gold.json": b"{}"})).json()
+    await upload.send_file(allowed, planned["results"][1], b"{}")  # meta.json is still to come
     # The same bundle seen through a token without the right.
     async with upload.ctx.db.transaction() as session:
         await session.execute(update(UploadToken).values(can_send_targets=False))
@@ -414,7 +466,7 @@ async def test_a_new_token_opens_a_new_version(upload) -> None:
     assert (first["bundle_version"], second["bundle_version"]) == (1, 2)
     await upload.upload(second["token"], {"model/w.bin": b"w"})
     # Each token sees only its own version.
-    assert [f["filename"] for f in (await upload.list(first["token"])).json()["results"]] == [
+    assert [f["filename"] for f in (await upload.op("ls", first["token"])).json()["results"]] == [
         "meta.json"
     ]
     versions = (

@@ -16,7 +16,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Integer,
     MetaData,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from flageval_platform.db import UTCDateTime
 from flageval_platform.outbox import Messaging
 
 metadata = MetaData()
@@ -55,6 +55,13 @@ class BundleStatus(StrEnum):
     INVALID = "invalid"
 
 
+#: A version in one of these statuses is sealed: every chunk of every file is in, so its bytes
+#: are what was (or is being) checked, and no call may change them again (SPEC §11).
+SEALED_STATUSES = frozenset(
+    {BundleStatus.COMPLETE.value, BundleStatus.VALID.value, BundleStatus.INVALID.value}
+)
+
+
 class FileStatus(StrEnum):
     UPLOADING = "uploading"
     ASSEMBLING = "assembling"  # one request is joining the chunks into the file
@@ -70,7 +77,7 @@ class Evaluation(Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     domain: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Bundle(Base):
@@ -91,8 +98,8 @@ class Bundle(Base):
     #: Bumped whenever the set of files changes, so a layout check of an older set of files
     #: can never overwrite the status of a newer one.
     revision: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class UploadToken(Base):
@@ -106,8 +113,8 @@ class UploadToken(Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     bundle_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bundles.id", ondelete="CASCADE"))
     can_send_targets: Mapped[bool] = mapped_column(Boolean, default=False)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class BundleFile(Base):
@@ -136,10 +143,8 @@ class BundleFile(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     object_key: Mapped[str] = mapped_column(String(MAX_OBJECT_KEY + 64))
     status: Mapped[str] = mapped_column(String(16), default=FileStatus.UPLOADING.value)
-    assembling_since: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    assembling_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class BundleChunk(Base):

@@ -14,6 +14,11 @@ The life of a bundle file:
    checks its layout for the evaluation's domain and records ``valid`` or ``invalid`` together
    with a ``bundle.ready`` event in the outbox.
 
+From ``complete`` on the version is sealed (SPEC §11: runs pin its sha256s): every call that
+would change it — a new plan, a chunk, ``rm`` — is refused with :class:`BundleSealed`, checked
+in the transaction (or conditional update) that would make the change, so a call racing the
+completion cannot slip in after it. A new token opens a new version.
+
 No database transaction is open while a chunk streams or a file is assembled: in standalone
 SQLite has a single connection, and holding it would stall every other request. Each step is
 a short transaction whose conditional updates make concurrent and repeated requests harmless.
@@ -38,7 +43,7 @@ from flageval_contracts import new_envelope
 from flageval_contracts.events import BundleFile as BundleFileEvent
 from flageval_contracts.events import BundleReady
 from flageval_platform.db import Database
-from flageval_platform.errors import Forbidden, NotFound, PlatformError, Unprocessable
+from flageval_platform.errors import Conflict, Forbidden, NotFound, PlatformError, Unprocessable
 from flageval_platform.identity import Identity
 from flageval_platform.logging import get_correlation_id
 from flageval_platform.storage import ObjectNotFound, ObjectStore, StorageError
@@ -46,6 +51,7 @@ from flageval_upload.bundles.layout import check_layout
 from flageval_upload.config import UploadSettings
 from flageval_upload.evaluations.service import get_owned
 from flageval_upload.models import (
+    SEALED_STATUSES,
     Bundle,
     BundleChunk,
     BundleFile,
@@ -93,6 +99,26 @@ TARGETS_PROTECTED = (
 
 class PayloadTooLarge(PlatformError):
     status_code = 413
+
+
+class BundleSealed(Conflict):
+    """A change to a bundle version that is complete: its bytes never change again."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        super().__init__(
+            f"Bundle version {bundle.version} of this evaluation is sealed ({bundle.status}): "
+            "all its files are in and can no longer change. Request a new upload token to "
+            "upload a new version.",
+            code="bundle_sealed",
+            version=bundle.version,
+            bundle_status=bundle.status,
+        )
+
+
+def refuse_if_sealed(bundle: Bundle) -> None:
+    """Raise :class:`BundleSealed` unless ``bundle`` may still change."""
+    if bundle.status in SEALED_STATUSES:
+        raise BundleSealed(bundle)
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -192,11 +218,20 @@ async def _delete_all(store: ObjectStore, keys: Sequence[str]) -> None:
 
 
 async def list_files(*, db: Database, store: ObjectStore, token: str | None) -> list[ProtocolFile]:
-    """Every file of the token's bundle with its chunks (``GET …/models/files``)."""
+    """Every file of the token's bundle with its chunks (``GET …/models/files``).
+
+    A sealed version answers :class:`BundleSealed` instead: this listing is how every
+    ``flageval-serving upload`` starts, and a rerun on a complete version must say that it
+    cannot change it rather than finish quietly (``ls`` still lists a sealed version).
+    """
     async with db.transaction() as session:
         bundle_id = (await authenticate(session=session, token=token)).bundle_id
     await resume_unfinished(db=db, store=store, bundle_id=bundle_id)
     async with db.transaction() as session:
+        bundle = await session.get(Bundle, bundle_id)
+        if bundle is None:
+            raise NotFound("The bundle of this upload token no longer exists.")
+        refuse_if_sealed(bundle)
         return await _listing(session, bundle_id)
 
 
@@ -210,8 +245,9 @@ async def create_files(
 ) -> list[ProtocolFile]:
     """Plan the chunks of ``files`` (``POST …/models/files``); all of them or none.
 
-    A name the bundle already has is replaced: new id, new plan, its old objects deleted. The
-    reply lists the files of the request in request order (``cp`` pairs them up by position).
+    A name the bundle already has is replaced: new id, new plan, its old objects deleted (only
+    while the version is open: a sealed one is refused with :class:`BundleSealed`). The reply
+    lists the files of the request in request order (``cp`` pairs them up by position).
     """
     leftovers = Leftovers()
     async with db.transaction() as session:
@@ -220,6 +256,9 @@ async def create_files(
         bundle = await session.get(Bundle, token_row.bundle_id, with_for_update=True)
         if bundle is None:
             raise NotFound("The bundle of this upload token no longer exists.")
+        # Under the lock: a completion that committed first is seen here; one that comes later
+        # finds the revision changed and does not claim the bundle.
+        refuse_if_sealed(bundle)
         if not files:
             return []
         names = [check_filename(f.filename) for f in files]
@@ -336,10 +375,15 @@ async def upload_chunk(
     """Store one chunk from ``data``; True if this request stored it, False for a duplicate.
 
     A duplicate of a chunk that is already in is harmless: nothing is stored, and the file's
-    assembly is resumed in case an earlier attempt of it failed.
+    assembly is resumed in case an earlier attempt of it failed. Once the version is sealed
+    every chunk is refused (:class:`BundleSealed`), duplicates included.
     """
     async with db.transaction() as session:
         token_row = await authenticate(session=session, token=token)
+        bundle = await session.get(Bundle, token_row.bundle_id)
+        if bundle is None:
+            raise NotFound("The bundle of this upload token no longer exists.")
+        refuse_if_sealed(bundle)
         file = await session.get(BundleFile, file_id)
         if file is None or file.bundle_id != token_row.bundle_id:
             raise NotFound(
@@ -370,19 +414,35 @@ async def upload_chunk(
     what = f"Chunk {chunk_num} of {shown(filename)}"
     info = await store.put(key, bounded(data, low=low, high=high, what=what))
     async with db.transaction() as session:
+        # Only into a version that is still open. (A sealed one has every chunk in already,
+        # so ``ready IS FALSE`` alone would hold too; this says so where the write happens.)
+        still_open = (
+            select(BundleFile.id)
+            .join(Bundle, Bundle.id == BundleFile.bundle_id)
+            .where(BundleFile.id == file_id, Bundle.status == BundleStatus.UPLOADING.value)
+        )
         marked = await session.execute(
             update(BundleChunk)
             .where(
                 BundleChunk.file_id == file_id,
                 BundleChunk.num == chunk_num,
                 BundleChunk.ready.is_(False),
+                BundleChunk.file_id.in_(still_open),
             )
             .values(ready=True, size_bytes=info.size, object_key=key)
         )
         stored = marked.rowcount == 1  # type: ignore[attr-defined]
+        sealed: BundleSealed | None = None
+        if not stored:
+            bundle = await session.get(Bundle, bundle_id)
+            if bundle is not None and bundle.status in SEALED_STATUSES:
+                sealed = BundleSealed(bundle)
     if not stored:
-        # A concurrent duplicate won, or the file was replaced or removed meanwhile.
+        # A concurrent duplicate won (and may have completed the version), or the file was
+        # replaced or removed meanwhile.
         await store.delete(key)
+    if sealed is not None:
+        raise sealed
     await finish_file(db=db, store=store, file_id=file_id)
     return stored
 
@@ -634,6 +694,7 @@ async def remove_path(*, db: Database, store: ObjectStore, token: str | None, pa
         bundle = await session.get(Bundle, token_row.bundle_id, with_for_update=True)
         if bundle is None:
             raise NotFound("The bundle of this upload token no longer exists.")
+        refuse_if_sealed(bundle)
         files = await repository.files_of(session, bundle.id)
         matched = [f for f in files if under(f.filename, path)]
         if not matched:
