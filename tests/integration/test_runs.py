@@ -460,6 +460,8 @@ async def test_quota_exhausted_is_immediate(lite: Harness) -> None:
     assert reply.status_code == 409
     detail = reply.json()["detail"]
     assert detail["code"] == "quota_exhausted" and detail["resets_at"]
+    # The scheduler's code survives the eval-api → scheduler call (SPEC §3 and the error shape).
+    assert reply.json()["code"] == "quota_exhausted"
     # Validation runs are free.
     assert (await lite.start(second, "validation")).status_code == 201
 

@@ -1,17 +1,50 @@
-"""``flageval up | mesh | service NAME | migrate`` — how the platform is started."""
+"""``flageval up | mesh | service NAME | migrate`` — how the platform is started.
+
+Every command first makes what the platform writes private to its user: umask 0o077, and a
+data directory of mode 0700. The SQLite files, the object store, run folders
+and their logs, the secret key and the admin's password then come out 0600/0700, and the
+service processes the mesh starts (and the runners they start) inherit the umask. A data
+directory owned by another user (a Kubernetes volume) keeps its mode; what is created in it is
+private all the same.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import importlib
-
-import uvicorn
+import logging
+import os
+import stat
 
 from flageval_launcher.credentials import ensure_admin_credentials
 from flageval_launcher.registry import SERVICE_MODULES, definition
+from flageval_launcher.server import serve
 from flageval_platform.logging import configure_logging
 from flageval_platform.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Files the platform creates are readable and writable by its own user only.
+PRIVATE_UMASK = 0o077
+
+
+def make_data_private(settings: Settings) -> None:
+    """Set the umask and create the data directory 0700 (tightening one this user owns)."""
+    os.umask(PRIVATE_UMASK)
+    data_dir = settings.data_dir
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = data_dir.stat()
+        if stat.S_IMODE(info.st_mode) & 0o077 and info.st_uid == os.getuid():
+            data_dir.chmod(0o700)
+    except OSError as exc:
+        # A read-only root filesystem (Kubernetes, on PostgreSQL and S3) may need no data
+        # directory at all; whatever does need one fails with its own error.
+        log.info(
+            "the data directory cannot be prepared",
+            extra={"data_dir": str(data_dir), "error": type(exc).__name__},
+        )
 
 
 def cmd_up(settings: Settings) -> int:
@@ -24,22 +57,13 @@ def cmd_up(settings: Settings) -> int:
         f"(data in {settings.data_dir.resolve()})\n{admin_line}",
         flush=True,
     )
-    uvicorn.run(
-        platform,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-    )
-    return 0
+    return serve(platform, settings, lifespan="on")
 
 
 def cmd_service(settings: Settings, name: str) -> int:
     module = importlib.import_module(SERVICE_MODULES[name])
     app = module.create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
-    return 0
+    return serve(app, settings)
 
 
 def cmd_migrate(settings: Settings) -> int:
@@ -73,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     configure_logging(settings.log_level, json_logs=settings.log_json)
+    make_data_private(settings)  # every command may create files there (migrate: SQLite)
     if args.command == "up":
         return cmd_up(settings)
     if args.command == "mesh":

@@ -1,14 +1,15 @@
 """What build_app gives every service: health, readiness, metrics, correlation ids, JSON logs,
-errors mapped to 4xx, and identity only through the gateway's signature."""
+errors mapped to 4xx in one shape, and identity only through the gateway's signature."""
 
 import json
 import logging
 import uuid
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import MetaData
 
 from flageval_contracts.enums import Role, UserStatus
@@ -40,7 +41,14 @@ def _routers(ctx: ServiceContext) -> list[APIRouter]:
     async def boom() -> None:
         raise RuntimeError("secret internals")
 
+    @router.get("/api/teapot")
+    async def teapot() -> None:
+        raise HTTPException(418, "short and stout")
+
     return [router]
+
+
+METRICS_TOKEN = "scrape-" + "m" * 32
 
 
 @pytest.fixture
@@ -53,7 +61,7 @@ async def service(tmp_path: Path):
         migrations=NOTIFIER_MIGRATIONS,
         routers=_routers,
     )
-    settings = Settings(data_dir=tmp_path, secret_key="k" * 48)
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 48, metrics_token=METRICS_TOKEN)
     ctx = ServiceContext(
         definition,
         settings,
@@ -72,13 +80,16 @@ async def service(tmp_path: Path):
         await ctx.stop()
 
 
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 async def test_health_readiness_and_metrics(service) -> None:
     _ctx, client = service
     assert (await client.get("/healthz")).json() == {"status": "ok", "service": "notifier"}
-    ready = await client.get("/readyz")
+    ready = await client.get("/readyz", headers=SCRAPER)
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
-    metrics = await client.get("/metrics")
+    metrics = await client.get("/metrics", headers=SCRAPER)
     assert metrics.status_code == 200
     assert (
         'flageval_http_requests_total{method="GET",route="/readyz",service="notifier",status="200"}'
@@ -86,13 +97,43 @@ async def test_health_readiness_and_metrics(service) -> None:
     )
 
 
+async def test_metrics_and_readiness_details_need_the_metrics_token(service) -> None:
+    _ctx, client = service
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {METRICS_TOKEN}"},
+        {"Authorization": f"Bearer {METRICS_TOKEN}x"},
+    ):
+        denied = await client.get("/metrics", headers=headers)
+        assert denied.status_code == 401, headers
+        assert denied.json()["code"] == "unauthorized"
+        assert "flageval_http" not in denied.text
+        ready = await client.get("/readyz", headers=headers)
+        # Probes still get their status, but not what the service depends on.
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+@pytest.mark.parametrize("token", [None, "", "  "])
+async def test_without_a_metrics_token_there_are_no_metrics(tmp_path: Path, token) -> None:
+    async with _app(tmp_path, metrics_token=token) as client:
+        for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer None"}):
+            reply = await client.get("/metrics", headers=headers)
+            assert reply.status_code == 404
+            assert reply.json() == {"detail": "Not Found", "code": "not_found"}
+            ready = await client.get("/readyz", headers=headers)
+            assert ready.json() == {"status": "ready"}
+
+
 async def test_readiness_fails_when_the_broker_is_down(service) -> None:
     ctx, client = service
     await ctx.bus.close()
-    ready = await client.get("/readyz")
+    ready = await client.get("/readyz", headers=SCRAPER)
     assert ready.status_code == 503
     assert ready.json()["checks"]["broker"].startswith("unavailable")
     assert ready.json()["checks"]["database"] == "ok"
+    anonymous = await client.get("/readyz")
+    assert anonymous.status_code == 503 and anonymous.json() == {"status": "unavailable"}
 
 
 async def test_correlation_id_is_echoed_or_created(service) -> None:
@@ -119,10 +160,35 @@ async def test_errors_map_to_status_without_leaking_internals(service) -> None:
     _, client = service
     conflict = await client.post("/api/conflict")
     assert conflict.status_code == 409
-    assert conflict.json() == {"detail": {"code": "name_taken", "message": "That name is taken"}}
+    assert conflict.json() == {
+        "detail": {"code": "name_taken", "message": "That name is taken"},
+        "code": "name_taken",
+    }
     boom = await client.get("/api/boom")
     assert boom.status_code == 500
-    assert "secret internals" not in boom.text and "correlation_id" in boom.json()
+    assert "secret internals" not in boom.text
+    assert boom.json()["detail"] == "Internal error" and boom.json()["code"] == "internal_error"
+    assert boom.json()["correlation_id"] == boom.headers[CORRELATION_HEADER]
+    assert len(boom.json()["correlation_id"]) == 32
+
+
+async def test_every_error_has_detail_and_code(service) -> None:
+    _, client = service
+    cases = [
+        ("GET", "/api/whoami", 401, {"detail": "Not authenticated", "code": "unauthorized"}),
+        ("GET", "/api/nowhere", 404, {"detail": "Not Found", "code": "not_found"}),
+        (
+            "DELETE",
+            "/api/whoami",
+            405,
+            {"detail": "Method Not Allowed", "code": "method_not_allowed"},
+        ),
+        ("GET", "/api/teapot", 418, {"detail": "short and stout", "code": "client_error"}),
+    ]
+    for method, path, status, body in cases:
+        reply = await client.request(method, path)
+        assert (reply.status_code, reply.json()) == (status, body), (method, path)
+    assert (await client.delete("/api/whoami")).headers["allow"] == "GET"
 
 
 async def test_log_lines_are_json_with_service_and_correlation_id(service, caplog) -> None:
@@ -144,30 +210,20 @@ async def test_log_lines_are_json_with_service_and_correlation_id(service, caplo
     assert access["path"] == "/api/whoami" and access["status"] == 200
 
 
-async def test_validation_errors_never_echo_the_submitted_value(tmp_path: Path) -> None:
-    from pydantic import BaseModel
-
-    class Login(BaseModel):
-        password: int
-
+@asynccontextmanager
+async def _app(tmp_path: Path, routers=lambda _ctx: [], **settings):  # type: ignore[no-untyped-def]
+    """A service app (not started) with ``routers``, driven over ASGI."""
     metadata = MetaData()
-    router = APIRouter()
-
-    @router.post("/api/login")
-    async def login(body: Login) -> None:
-        return None
-
     definition = ServiceDefinition(
         name="notifier",
         metadata=metadata,
         messaging=Messaging(metadata, service="notifier"),
         migrations=NOTIFIER_MIGRATIONS,
-        routers=lambda _ctx: [router],
+        routers=routers,
     )
-    settings = Settings(data_dir=tmp_path, secret_key="k" * 48)
     ctx = ServiceContext(
         definition,
-        settings,
+        Settings(data_dir=tmp_path, secret_key="k" * 48, **settings),
         bus=MemoryBus(),
         store=LocalObjectStore(tmp_path / "o", public_url="http://t", secret_key="k" * 48),
     )
@@ -175,7 +231,31 @@ async def test_validation_errors_never_echo_the_submitted_value(tmp_path: Path) 
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
+        yield client
+    await ctx.db.dispose()
+
+
+async def test_validation_errors_never_echo_the_submitted_value(tmp_path: Path) -> None:
+    from pydantic import BaseModel
+
+    class Login(BaseModel):
+        password: int
+
+    router = APIRouter()
+
+    @router.post("/api/login")
+    async def login(body: Login) -> None:
+        return None
+
+    async with _app(tmp_path, lambda _ctx: [router]) as client:
         reply = await client.post("/api/login", json={"password": "hunter2-secret"})
     assert reply.status_code == 422
     assert "hunter2-secret" not in reply.text
-    assert reply.json()["detail"][0]["loc"] == ["body", "password"]
+    assert reply.json()["detail"] == [
+        {
+            "type": "int_parsing",
+            "loc": ["body", "password"],
+            "msg": reply.json()["detail"][0]["msg"],
+        }
+    ]
+    assert reply.json()["code"] == "validation_error"

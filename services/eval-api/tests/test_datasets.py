@@ -248,6 +248,7 @@ async def test_only_admins_register_datasets(service) -> None:
         ({"name": ""}, "name"),
         ({"name": "q" * 65}, "name"),
         ({"name": 7}, "name"),
+        ({"name": "team-quiz\n"}, "name"),  # `$` alone would match before the newline
         ({"name": "mmlu"}, "name"),  # a built-in dataset
         ({"name": "demo-en-choice"}, "name"),
         ({"domain": ...}, "domain"),
@@ -272,6 +273,7 @@ async def test_only_admins_register_datasets(service) -> None:
         ({"version": ""}, "version"),
         ({"version": 1}, "version"),
         ({"version": "../x"}, "version"),
+        ({"version": "v1\n"}, "version"),
         ({"version": "v" * 65}, "version"),
         ({"prompt_template": "no placeholder"}, "prompt_template"),
         ({"prompt_template": "{input} {answer}"}, "prompt_template"),
@@ -539,3 +541,33 @@ async def test_a_run_gets_presigned_urls_of_the_current_version(tmp_path: Path, 
                 got = await store.get(f"{parts.path}?{parts.query}")
                 assert got.status_code == 200 and got.content == expected
         assert hashlib.sha256(DATA).hexdigest() == reply.json()["sha256"]
+
+
+async def test_the_openapi_document_describes_the_form_and_every_error_it_answers(
+    service,
+) -> None:
+    """The form is read by hand, so the document must say what it takes and what it answers:
+    the replies a client can get here are all documented (the API fuzzing relies on it)."""
+    ctx, client = service
+    doc = (await client.get("/openapi.json")).json()
+    operation = doc["paths"]["/api/admin/datasets"]["post"]
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(form["required"]) == {"card", "data"}
+    assert set(form["properties"]) == {"card", "data", "catalog_task"}
+    replies = [
+        await register(client, ctx, card=card_bytes()),
+        await register(client, ctx, card=card_bytes()),  # the same version again
+        await register(client, ctx, card=None),
+        await register(client, ctx, card=b" " * (datasets_service.MAX_CARD_BYTES + 1)),
+        await client.post(
+            "/api/admin/datasets",
+            content=b"--x\r\nnot a part",
+            headers={**headers(ctx), "Content-Type": "multipart/form-data; boundary=x"},
+        ),
+    ]
+    assert [r.status_code for r in replies] == [201, 409, 422, 413, 400], [r.text for r in replies]
+    for reply in replies[1:]:
+        documented = operation["responses"][str(reply.status_code)]
+        schema = documented["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
+        assert {"detail", "code"} <= set(reply.json())

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -349,6 +351,18 @@ async def test_bad_values_for_every_field_are_422_and_write_nothing(service) -> 
     assert await outbox(ctx) == []
 
 
+async def test_lone_surrogates_are_422_and_write_nothing(service) -> None:
+    ctx, client = service
+    headers = {**as_user(ctx, uuid.uuid4()), "content-type": "application/json"}
+    text = json.dumps(variant("nlp", description="DESCRIPTION")).encode()
+    for lone in (b"\\ud800", b"x\\udc00", b"\xed\xb0\x80"):
+        body = text.replace(b"DESCRIPTION", lone)
+        reply = await client.post("/api/evaluations", content=body, headers=headers)
+        assert reply.status_code == 422, (lone, reply.text)
+        assert reply.json()["code"] == "validation_error"
+    assert (await client.get("/api/evaluations", headers=headers)).json() == []
+
+
 async def test_a_rule_reply_names_every_problem_in_words(service) -> None:
     ctx, client = service
     body = variant("nlp", datasets=["nope"], private__gpus=12, model_info__model_type="robot")
@@ -556,9 +570,20 @@ async def test_list_is_newest_first_and_paginated(service) -> None:
     assert [e["name"] for e in page.json()] == ["second-one"]
     nlp_only = await client.get("/api/evaluations", params={"domain": "nlp"}, headers=headers)
     assert nlp_only.json() == []
-    for params in ({"limit": 0}, {"limit": 201}, {"limit": "x"}, {"offset": -1}, {"domain": "x"}):
+    for params in (
+        {"limit": 0},
+        {"limit": 501},
+        {"limit": "x"},
+        {"offset": -1},
+        {"offset": 2**63},
+        {"domain": "x"},
+    ):
         reply = await client.get("/api/evaluations", params=params, headers=headers)
         assert reply.status_code == 422, params
+        assert reply.json()["code"] == "validation_error"
+    # Timestamps carry their offset on SQLite too.
+    (newest, *_) = (await client.get("/api/evaluations", headers=headers)).json()
+    assert datetime.fromisoformat(newest["created_at"]).utcoffset() == timedelta(0)
 
 
 async def test_migration_matches_the_evaluations_model_and_downgrades(database) -> None:

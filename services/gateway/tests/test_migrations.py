@@ -17,11 +17,11 @@ async def test_upgrade_matches_models_and_downgrades(database) -> None:
     await migrations.upgrade(database, SCRIPTS)
     async with database.engine.connect() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-        assert {"users", "outbox", "inbox"} <= tables
+        assert {"users", "login_failure_counters", "outbox", "inbox"} <= tables
     assert await migrations.schema_drift(database, metadata) == []
 
     await migrations.downgrade(database, SCRIPTS)
     async with database.engine.connect() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-    assert not {"users", "outbox", "inbox"} & tables
+    assert not {"users", "login_failure_counters", "outbox", "inbox"} & tables
     await migrations.upgrade(database, SCRIPTS)

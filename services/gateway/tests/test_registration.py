@@ -149,3 +149,62 @@ async def test_concurrent_duplicates_give_one_201(any_db_gateway) -> None:
         assert sorted(codes) == [201] + [409] * 7, codes
     registered = [r for r in await gw.outbox() if r["type"] == "user.registered"]
     assert len(registered) == 2
+
+
+# -- look-alike addresses ------------------------------------------------------------------------
+# Written as escapes: the point is that they look like plain Latin letters.
+CYRILLIC_A, GREEK_ALPHA, DEVANAGARI_ZERO = "\u0430", "\u03b1", "\u0966"
+
+
+@pytest.mark.parametrize(
+    ("email", "part"),
+    [
+        (f"{CYRILLIC_A}da@example.com", f"{CYRILLIC_A}da"),  # Cyrillic a in the local part
+        (f"ada@ex{CYRILLIC_A}mple.com", f"ex{CYRILLIC_A}mple"),  # ... in a domain label
+        ("ada@xn--exmple-4nf.com", f"ex{CYRILLIC_A}mple"),  # the same label in punycode
+        (f"{GREEK_ALPHA}da@example.com", f"{GREEK_ALPHA}da"),  # Greek alpha
+        (f"ada.l{CYRILLIC_A}@example.com", f"ada.l{CYRILLIC_A}"),  # the local part is one part
+        (f"g{DEVANAGARI_ZERO * 2}gle@example.com", f"g{DEVANAGARI_ZERO * 2}gle"),  # digits too
+        (f"\uff41d{CYRILLIC_A}@example.com", f"ad{CYRILLIC_A}"),  # fullwidth folded, then mixed
+    ],
+)
+async def test_mixed_script_look_alikes_are_422(gateway, email: str, part: str) -> None:
+    r = await gateway.client.post("/api/auth/register", json=body(email=email))
+    assert r.status_code == 422, r.text
+    message = str(r.json()["detail"])
+    assert "mixes" in message and repr(part) in message, message
+    assert await gateway.outbox() == []
+
+
+async def test_look_alikes_and_compatibility_forms_at_login(gateway) -> None:
+    ada = await gateway.register(username="ada_l", email="ada@example.com")
+    # NFKC folds fullwidth and mathematical letters: these are Ada's address...
+    fullwidth = "\uff41\uff44\uff41@\uff25\uff58\uff41\uff4d\uff50\uff4c\uff45.com"
+    bold = "\U0001d41a\U0001d41d\U0001d41a@example.com"
+    for email in (fullwidth, bold):
+        r = await gateway.client.post(
+            "/api/auth/login", json={"email": email, "password": PASSWORD}
+        )
+        assert r.status_code == 200, (email, r.text)
+        assert r.json()["user"]["id"] == ada["id"]
+        dup = await gateway.client.post(
+            "/api/auth/register", json=body(email=email, username="someone_else")
+        )
+        assert dup.status_code == 409, dup.text
+    # ...a look-alike with a Cyrillic or Greek letter is no one's.
+    for email in (f"{CYRILLIC_A}da@example.com", f"ada@ex{CYRILLIC_A}mple.com", "\u03b1da@x.org"):
+        r = await gateway.client.post(
+            "/api/auth/login", json={"email": email, "password": PASSWORD}
+        )
+        assert r.status_code == 401, (email, r.text)
+
+
+async def test_addresses_in_one_other_script_are_accepted(gateway) -> None:
+    cyrillic = "\u0438\u0432\u0430\u043d@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"
+    for email, username in ((cyrillic, "ivan"), ("\u5c71\u7530taro@example.jp", "yamada")):
+        r = await gateway.client.post(
+            "/api/auth/register", json=body(email=email, username=username)
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["email"] == email
+        await gateway.login(email)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 
 import httpx
@@ -21,7 +22,10 @@ async def test_closed_port_is_503(gateway_factory) -> None:
         _, headers = await gw.user("approved")
         r = await gw.client.get("/api/evaluations", headers=headers)
         assert r.status_code == 503
-        assert r.json() == {"detail": "The eval-api service is unavailable, try again shortly"}
+        assert r.json() == {
+            "detail": "The eval-api service is unavailable, try again shortly",
+            "code": "service_unavailable",
+        }
 
 
 async def test_proxies_streamed_bodies_both_ways(gateway_factory, remote_service) -> None:
@@ -74,7 +78,7 @@ async def test_proxies_streamed_bodies_both_ways(gateway_factory, remote_service
         # The service's own errors pass through unchanged.
         r = await gw.client.get("/api/leaderboards/whoami")
         assert r.status_code == 401
-        assert r.json() == {"detail": "Not authenticated"}
+        assert r.json() == {"detail": "Not authenticated", "code": "unauthorized"}
         r = await gw.client.get("/api/leaderboards/whoami", headers=headers)
         assert r.json()["identity"]["username"] == user["username"]
 
@@ -95,6 +99,7 @@ async def test_slow_service_is_504(gateway_factory, remote_service) -> None:
         r = await gw.client.get("/api/leaderboards/slow?seconds=1")
         assert r.status_code == 504
         assert "leaderboard" in r.json()["detail"]
+        assert r.json()["code"] == "gateway_timeout"
 
 
 async def test_garbage_answer_is_502(gateway_factory) -> None:
@@ -112,6 +117,7 @@ async def test_garbage_answer_is_502(gateway_factory) -> None:
             r = await gw.client.get("/api/leaderboards/nlp")
             assert r.status_code == 502
             assert "leaderboard" in r.json()["detail"]
+            assert r.json()["code"] == "bad_gateway"
             health = await gw.client.get("/api/health")
             assert health.status_code == 503
             assert health.json()["services"]["leaderboard"] != "ok"
@@ -169,3 +175,52 @@ async def test_mesh_app_under_uvicorn(tmp_path, remote_service, serve_app, platf
             assert services["eval-api"].startswith("unreachable")
         # The lifespan closed the shared HTTP clients.
         assert all(b._client is None for b in backends.values())
+
+
+async def test_a_stalled_body_is_408_before_the_service_waits_for_it(
+    gateway_factory, remote_service
+) -> None:
+    """The gateway's own body deadline holds while it streams a body to a remote service."""
+    async with (
+        remote_service("leaderboard") as url,
+        gateway_factory(
+            request_body_timeout_seconds=0.5,
+            backends=lambda _d, _b: {"leaderboard": RemoteBackend(url)},
+        ) as gw,
+    ):
+        sent: list[dict] = []
+        chunks = [b'{"partial": ']
+
+        async def receive() -> dict:
+            if not chunks:
+                await asyncio.sleep(3600)  # a client that stalls
+            return {"type": "http.request", "body": chunks.pop(), "more_body": True}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/leaderboards/upload",
+            "raw_path": b"/api/leaderboards/upload",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(gw.app(scope, receive, send), 10)
+        assert asyncio.get_running_loop().time() - started < 5
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 408
+    assert (b"connection", b"close") in start["headers"]
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert json.loads(body) == {
+        "detail": "The request body did not arrive in time.",
+        "code": "request_timeout",
+    }

@@ -204,7 +204,31 @@ async def test_unknown_api_paths_are_404(gateway, path: str) -> None:
     admin = await gateway.admin()
     r = await gateway.client.get(path, headers=admin)
     assert r.status_code == 404
-    assert r.json() == {"detail": "Not found"}
+    assert r.json() == {"detail": "Not found", "code": "not_found"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/catalog%0a"),
+        ("GET", "/api/catalog%0A"),
+        ("GET", "/api/runs/x/logs%0a"),
+        ("GET", "/api/runs/x%0a/logs"),
+        ("POST", "/api/evaluations/manage/op_file%0a"),
+        ("GET", "/api/leaderboards/nlp%00"),
+        ("GET", "/api/me%0a"),  # the gateway's own routes end in `$` too (Starlette)
+        ("POST", "/api/auth/login%0d%0a"),
+    ],
+)
+async def test_paths_with_control_characters_are_404(gateway, method: str, path: str) -> None:
+    admin = await gateway.admin()
+    r = await gateway.client.request(method, path, headers=admin, json={})
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == "Not found"
+    # Without the control characters the path is served (the 404 above is theirs).
+    plain = path.split("%")[0] + path.split("%")[-1][2:]
+    r = await gateway.client.request(method, plain, headers=admin, json={})
+    assert r.status_code != 404, (plain, r.text)
 
 
 async def test_wrong_method_on_a_gateway_path_is_405(gateway) -> None:

@@ -54,6 +54,7 @@ async def test_assets_are_cached_for_long(gateway_factory, web_dir: Path) -> Non
         # A missing asset is a 404, not the app's HTML under a .js name.
         r = await gw.client.get("/assets/index-gone.js")
         assert r.status_code == 404
+        assert r.json() == {"detail": "Not found", "code": "not_found"}
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,7 @@ async def test_path_traversal_is_refused(gateway_factory, web_dir: Path, path: s
 
 
 async def test_api_and_probes_are_not_shadowed(gateway_factory, web_dir: Path) -> None:
-    async with gateway_factory(web_dir=web_dir) as gw:
+    async with gateway_factory(web_dir=web_dir, metrics_token="scrape-me") as gw:
         r = await gw.client.get("/api/health")
         assert r.status_code == 200 and r.json()["status"] == "ok"
         # Routed to an internal service (an echo service here).
@@ -88,16 +89,23 @@ async def test_api_and_probes_are_not_shadowed(gateway_factory, web_dir: Path) -
         for method, path in (("GET", "/api/nope"), ("GET", "/api"), ("POST", "/api/x/y")):
             r = await gw.client.request(method, path)
             assert r.status_code == 404, (method, path)
-            assert r.json() == {"detail": "Not found"}
+            assert r.json() == {"detail": "Not found", "code": "not_found"}
         # A known API path with the wrong method keeps its 405.
         r = await gw.client.delete("/api/health")
         assert r.status_code == 405
+        assert r.json() == {"detail": "Method Not Allowed", "code": "method_not_allowed"}
         r = await gw.client.get("/healthz")
         assert r.json()["service"] == "gateway"
+        scraper = {"Authorization": "Bearer scrape-me"}
         r = await gw.client.get("/readyz")
-        assert r.json()["status"] == "ready"
-        r = await gw.client.get("/metrics")
+        assert r.json() == {"status": "ready"}
+        r = await gw.client.get("/readyz", headers=scraper)
+        assert r.json()["status"] == "ready" and r.json()["checks"]["database"] == "ok"
+        r = await gw.client.get("/metrics", headers=scraper)
         assert r.status_code == 200 and "text/plain" in r.headers["content-type"]
+        # Neither the app nor the metrics for anyone else.
+        r = await gw.client.get("/metrics")
+        assert r.status_code == 401 and r.json()["code"] == "unauthorized"
         # Only GET and HEAD reach the app.
         r = await gw.client.post("/login")
         assert r.status_code in (404, 405)

@@ -5,8 +5,10 @@ field rule, owner-only visibility, and the admin review → import flow with its
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +263,40 @@ async def test_bad_values_for_every_field_are_422_and_write_nothing(service) -> 
         assert reply.status_code == 422, (case, reply.text)
         assert '"input"' not in reply.text, case  # bad values are not echoed back
     assert await custom_count(ctx) == 0
+
+
+async def test_lone_surrogates_are_422_and_pairs_are_text(service) -> None:
+    ctx, client = service
+    owner = uuid.uuid4()
+    template = json.dumps(body(description="DESCRIPTION")).encode()
+    for lone in (b"\\ud800", b"\\udfff tail", b"\xed\xa0\x80"):
+        reply = await client.post(
+            "/api/images",
+            content=template.replace(b"DESCRIPTION", lone),
+            headers={**headers(ctx, owner), "content-type": "application/json"},
+        )
+        assert reply.status_code == 422, (lone, reply.text)
+        assert reply.json()["code"] == "validation_error"
+    assert await custom_count(ctx) == 0
+    reply = await client.post(
+        "/api/images",
+        content=template.replace(b"DESCRIPTION", b"\\ud83d\\ude00"),
+        headers={**headers(ctx, owner), "content-type": "application/json"},
+    )
+    assert reply.status_code == 201 and reply.json()["description"] == "\U0001f600"
+
+
+async def test_timestamps_carry_their_offset_and_paging_is_bounded(service) -> None:
+    ctx, client = service
+    created = await create(ctx, client, uuid.uuid4())
+    moment = datetime.fromisoformat(created["created_at"])
+    assert moment.utcoffset() == timedelta(0), created["created_at"]
+    (listed,) = (await client.get("/api/admin/images", headers=admin(ctx))).json()
+    assert datetime.fromisoformat(listed["created_at"]) == moment
+    for query in ("offset=9223372036854775808", "offset=-1", "limit=0", "limit=100000"):
+        reply = await client.get(f"/api/admin/images?{query}", headers=admin(ctx))
+        assert reply.status_code == 422, query
+        assert reply.json()["code"] == "validation_error"
 
 
 async def test_duplicates_are_409_and_rejected_images_can_be_resubmitted(service) -> None:

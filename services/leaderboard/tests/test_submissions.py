@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -337,3 +338,22 @@ async def test_publishing_needs_the_catalog(board) -> None:
     reply = await board.submit(run_id, board.alice)
     assert reply.status_code == 503
     assert (await board.board())["rows"] == []
+
+
+async def test_entry_timestamps_carry_their_offset_and_paging_is_bounded(board) -> None:
+    run_id = await board.publish_run(board.alice, NLP)
+    state = (
+        await board.client.get(f"/api/runs/{run_id}/submissions", headers=board.h(board.alice))
+    ).json()
+    (listed,) = (
+        await board.client.get("/api/admin/leaderboards/entries", headers=board.h(board.admin))
+    ).json()
+    (row,) = (await board.board())["rows"]
+    for value in (state["submitted_at"], listed["submitted_at"], row["submitted_at"]):
+        assert datetime.fromisoformat(value).utcoffset() == timedelta(0), value
+    for query in ("offset=9223372036854775808", "offset=-1", "limit=0", "limit=501"):
+        reply = await board.client.get(
+            f"/api/admin/leaderboards/entries?{query}", headers=board.h(board.admin)
+        )
+        assert reply.status_code == 422, query
+        assert reply.json()["code"] == "validation_error"

@@ -2,6 +2,7 @@
 reads and marks only their own."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,35 @@ async def test_bad_input_gets_a_4xx(notifier, method: str, path: str, params) ->
     ctx, _, client = notifier
     reply = await client.request(method, path, params=params, headers=_headers(ctx, uuid.uuid4()))
     assert 400 <= reply.status_code < 500
+
+
+async def test_timestamps_carry_their_offset(notifier) -> None:
+    """SQLite stores no offset; the reply still says UTC, as PostgreSQL's does."""
+    ctx, bus, client = notifier
+    alice = uuid.uuid4()
+    await bus.publish(_reviewed(alice, "approve"))
+    await bus.join()
+    (note,) = (await client.get("/api/me/notifications", headers=_headers(ctx, alice))).json()
+    read = await client.post(
+        f"/api/me/notifications/{note['id']}/read", headers=_headers(ctx, alice)
+    )
+    for value in (note["created_at"], read.json()["created_at"], read.json()["read_at"]):
+        moment = datetime.fromisoformat(value)
+        assert moment.utcoffset() == timedelta(0), value
+        assert abs(moment - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": "501"}, {"limit": "9223372036854775808"}, {"limit": "-1"}],
+)
+async def test_paging_out_of_range_is_422(notifier, params) -> None:
+    ctx, _, client = notifier
+    reply = await client.get(
+        "/api/me/notifications", params=params, headers=_headers(ctx, uuid.uuid4())
+    )
+    assert reply.status_code == 422
+    assert reply.json()["code"] == "validation_error"
 
 
 async def test_anonymous_callers_are_refused(notifier) -> None:

@@ -99,6 +99,7 @@ def test_bad_lines_reported_with_line_numbers():
         ({"extra": 1}, "extra"),
         ({"metric": "f1"}, "does not fit task"),
         ({"name": "bad name!"}, "name"),
+        ({"name": "t-choice\n"}, "name"),  # `$` alone would match before the newline
         ({"prompt_template": "no placeholder"}, "{input}"),
         ({"prompt_template": "{input} {oops}"}, "oops"),
     ],

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flageval_scheduler.executors.base import ExecEvent, ExecState, JobRequest
-from flageval_scheduler.executors.local import LocalExecutor, process_start_time
+from flageval_scheduler.executors.local import LocalExecutor, _parse_handle, process_start_time
 
 EXIT_WITH = (
     "import sys; print('hello from the runner'); print('second line'); sys.exit(int(sys.argv[1]))"
@@ -228,3 +228,11 @@ def test_from_settings_and_the_default_command(tmp_path: Path) -> None:
     assert ex.data_dir == tmp_path and ex.command == ["my-runner", "run"]
     default = LocalExecutor(tmp_path)
     assert default.command == [sys.executable, "-m", "flageval_runner", "run"]
+
+
+def test_handles_are_parsed_whole() -> None:
+    run_id = uuid.uuid4()
+    assert _parse_handle(f"runs/{run_id}/attempt-2.json") == (run_id, 2)
+    # `$` alone would match before a trailing newline.
+    assert _parse_handle(f"runs/{run_id}/attempt-2.json\n") is None
+    assert _parse_handle(f"x/runs/{run_id}/attempt-2.json") is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -432,3 +432,27 @@ async def test_bad_limit_values_are_422_and_change_nothing(service) -> None:
     for bad in ({"kind": "formal_run"}, {"kind": "other", "run_id": str(uuid.uuid4())}, {}):
         reply = await service.client.post("/internal/quota/charges", json=bad, headers=admin)
         assert reply.status_code == 422, bad
+
+
+async def test_returned_timestamps_carry_their_offset(service) -> None:
+    client = service.client
+    admin = service.headers_for(person(role=Role.ADMIN))
+    alice = person()
+    reply = await client.put(
+        f"/api/admin/quotas/{alice.user_id}",
+        json={"formal_runs_per_month": 7, "human_evaluations_total": 3},
+        headers=admin,
+    )
+    assert reply.status_code == 200, reply.text
+    charged = await client.post(
+        "/internal/quota/charges",
+        json={"kind": "formal_run", "run_id": str(uuid.uuid4())},
+        headers=service.headers_for(alice),
+    )
+    assert charged.status_code == 201, charged.text
+    limits = (await client.get(f"/api/admin/quotas/{alice.user_id}", headers=admin)).json()
+    mine = (await client.get("/api/me/quota", headers=service.headers_for(alice))).json()
+    (entry,) = mine["formal_runs"]["ledger"]
+    for value in (limits["updated_at"], entry["created_at"], mine["formal_runs"]["resets_at"]):
+        assert datetime.fromisoformat(value).tzinfo is not None, value
+    assert datetime.fromisoformat(limits["updated_at"]).utcoffset() == timedelta(0)

@@ -23,7 +23,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Integer,
     MetaData,
     String,
@@ -39,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flageval_contracts import Envelope
 from flageval_platform.bus.base import Handler, MessageBus, UnroutableError
-from flageval_platform.db import Database
+from flageval_platform.db import Database, UTCDateTime
 from flageval_platform.logging import correlation_scope
 from flageval_platform.metrics import MESSAGES_CONSUMED, MESSAGES_PUBLISHED
 
@@ -65,8 +64,8 @@ def outbox_columns() -> list[Column[Any]]:
         Column("message_id", Uuid, nullable=False, unique=True),
         Column("type", String(128), nullable=False),
         Column("body", JSON, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False, default=_utcnow),
-        Column("sent_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("created_at", UTCDateTime(), nullable=False, default=_utcnow),
+        Column("sent_at", UTCDateTime(), nullable=True, index=True),
         Column("attempts", Integer, nullable=False, default=0),
         Column("last_error", Text, nullable=True),
     ]
@@ -82,7 +81,7 @@ def inbox_columns() -> list[Column[Any]]:
         Column("consumer", String(128), primary_key=True),
         Column("message_id", Uuid, primary_key=True),
         Column("type", String(128), nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False, default=_utcnow),
+        Column("processed_at", UTCDateTime(), nullable=False, default=_utcnow),
     ]
 
 

@@ -21,11 +21,11 @@ from flageval_platform.logging import CORRELATION_HEADER, get_correlation_id
 
 
 class PeerError(PlatformError):
-    """The called service answered with an error; its status and detail pass through."""
+    """The called service answered with an error; its status, detail and code pass through."""
 
-    def __init__(self, status_code: int, detail: Any) -> None:
+    def __init__(self, status_code: int, detail: Any, code: str | None = None) -> None:
         message = detail if isinstance(detail, str) else "the called service refused the request"
-        super().__init__(message)
+        super().__init__(message, code=code)
         self.status_code = status_code
         self._detail = detail
 
@@ -93,9 +93,14 @@ class Peers:
             body = None
         if response.status_code >= 400:
             detail = body.get("detail") if isinstance(body, dict) else None
+            code = body.get("code") if isinstance(body, dict) else None
             if response.status_code >= 500:
                 raise ServiceUnavailable(f"The {name} service failed; try again shortly.")
-            raise PeerError(response.status_code, detail or response.reason_phrase)
+            raise PeerError(
+                response.status_code,
+                detail or response.reason_phrase,
+                code if isinstance(code, str) else None,
+            )
         return body
 
     async def aclose(self) -> None:

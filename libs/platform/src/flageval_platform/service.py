@@ -2,13 +2,15 @@
 
 A service module exposes one :class:`ServiceDefinition`. A :class:`ServiceContext` binds it to
 settings and infrastructure (database, bus, store, outbox relay). :func:`build_app` wraps its
-routers with health, readiness, metrics, correlation ids, JSON logs and the error mapping.
+routers with health, readiness, metrics, correlation ids, JSON logs, the request body guard
+and the error mapping (one error shape, documented in the OpenAPI document).
 The same pieces run one service per process (mesh) or all services in one process
 (standalone): only who owns the bus and store differs.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,12 +23,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import MetaData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flageval_platform import migrations
 from flageval_platform.bus import MessageBus, Subscription, create_bus
 from flageval_platform.db import Database
-from flageval_platform.errors import PlatformError
+from flageval_platform.errors import PlatformError, error_body
 from flageval_platform.identity import IDENTITY_HEADER, Identity, verify_identity
 from flageval_platform.logging import (
     CORRELATION_HEADER,
@@ -34,12 +37,17 @@ from flageval_platform.logging import (
     get_correlation_id,
 )
 from flageval_platform.metrics import HTTP_LATENCY, HTTP_REQUESTS, render
+from flageval_platform.openapi import install_error_documentation
 from flageval_platform.outbox import Messaging, OutboxRelay
 from flageval_platform.peers import Peers
+from flageval_platform.request_guard import RequestBodyGuard
 from flageval_platform.settings import Settings, schema_name
 from flageval_platform.storage import ObjectStore, create_store
 
 log = logging.getLogger(__name__)
+
+#: Where :class:`RequestContextMiddleware` leaves the request's correlation id in the scope.
+CORRELATION_SCOPE_KEY = "flageval.correlation_id"
 
 Hook = Callable[["ServiceContext"], Awaitable[None]]
 
@@ -163,6 +171,8 @@ class RequestContextMiddleware:
         status = 500
         started = time.perf_counter()
         with correlation_scope(incoming, self.service) as cid:
+            # For the 500 handler, which runs outside this middleware (and this scope).
+            scope[CORRELATION_SCOPE_KEY] = cid
 
             async def send_with_id(message: Message) -> None:
                 nonlocal status
@@ -196,12 +206,22 @@ class RequestContextMiddleware:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map :class:`PlatformError` to its status; anything unexpected to a logged 500."""
+    """Every error reply as ``{"detail", "code"}`` (see :mod:`flageval_platform.errors`):
+    :class:`PlatformError` with its status, ``HTTPException`` (Starlette's own 404/405
+    included), request validation as 422, and anything unexpected as a logged 500."""
 
     @app.exception_handler(PlatformError)
     async def _platform_error(_request: Request, exc: PlatformError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (204, 304):  # no body allowed
+            return Response(status_code=exc.status_code, headers=exc.headers)
         return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            error_body(exc.detail, exc.status_code),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -212,15 +232,30 @@ def install_error_handlers(app: FastAPI) -> None:
             {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
             for e in exc.errors()
         ]
-        return JSONResponse({"detail": errors}, status_code=422)
+        return JSONResponse(error_body(errors, 422), status_code=422)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
+        cid = request.scope.get(CORRELATION_SCOPE_KEY) or get_correlation_id()
         return JSONResponse(
-            {"detail": "Internal error", "correlation_id": get_correlation_id()},
+            {**error_body("Internal error", 500), "correlation_id": cid},
             status_code=500,
+            headers={CORRELATION_HEADER: cid} if cid else None,
         )
+
+
+def metrics_authorized(settings: Settings, authorization: str | None) -> bool:
+    """Whether ``Authorization`` carries ``Bearer <FLAGEVAL_METRICS_TOKEN>`` (constant time)."""
+    if settings.metrics_token is None or not authorization:
+        return False
+    scheme, _, token = authorization.partition(" ")
+    expected = settings.metrics_token.get_secret_value()
+    return (
+        scheme.lower() == "bearer"
+        and bool(expected)
+        and hmac.compare_digest(token.strip().encode(), expected.encode())
+    )
 
 
 def build_app(
@@ -241,27 +276,39 @@ def build_app(
     app = FastAPI(title=f"flageval {ctx.name}", lifespan=lifespan, **fastapi_kwargs)
     app.state.ctx = ctx
     install_error_handlers(app)
+    install_error_documentation(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": ctx.name}
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         checks = await ctx.readiness()
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "service": ctx.name, "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {"status": "ready" if ready else "unavailable"}
+        # What failed (and how) is for the operator's scraper only.
+        if metrics_authorized(ctx.settings, request.headers.get("authorization")):
+            body.update(service=ctx.name, checks=checks)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        # Not public: without a configured token the endpoint does not exist.
+        if ctx.settings.metrics_token is None:
+            raise StarletteHTTPException(404, "Not Found")
+        if not metrics_authorized(ctx.settings, request.headers.get("authorization")):
+            raise StarletteHTTPException(
+                401, "A valid metrics token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
         body, content_type = render()
         return Response(body, media_type=content_type)
 
     for router in ctx.definition.routers(ctx):
         app.include_router(router)
+    app.add_middleware(
+        RequestBodyGuard, body_timeout_seconds=ctx.settings.request_body_timeout_seconds
+    )
     app.add_middleware(RequestContextMiddleware, service=ctx.name)
     return app
 

@@ -49,10 +49,33 @@ class Settings(BaseSettings):
         '{"eval-api": "http://127.0.0.1:8101"}. A service not listed is served in-process.',
     )
     proxy_timeout_seconds: float = Field(default=30.0, gt=0)
-    login_rate_limit: int = Field(default=10, ge=1)
-    login_rate_window_seconds: int = Field(default=300, ge=1)
     access_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a scraper sends to read /metrics and /readyz's details. "
+        "Unset: /metrics answers 404 and /readyz only its status.",
+    )
+    request_header_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A connection must complete a request's headers within this time "
+        "(from connecting, or from the request's first byte); else it is closed.",
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="The longest wait for the next chunk of a request body; then 408 and the "
+        "connection is closed.",
+    )
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: object) -> object:
+        # An empty variable (a chart value left blank) must not become a token nobody has.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @field_validator("service_urls", mode="before")
     @classmethod

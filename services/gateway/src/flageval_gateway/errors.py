@@ -1,8 +1,8 @@
 """Gateway errors that carry HTTP headers, and the handlers that add those headers.
 
-``PlatformError`` maps to ``{"detail": …}`` in one place (``flageval_platform.service``); the
-gateway adds what HTTP asks for on top: ``WWW-Authenticate: Bearer`` on every 401 and
-``Retry-After`` on a throttled login.
+``PlatformError`` maps to ``{"detail": …, "code": …}`` in one place
+(``flageval_platform.service``); the gateway adds what HTTP asks for on top:
+``WWW-Authenticate: Bearer`` on every 401 and ``Retry-After`` on a throttled login.
 """
 
 from __future__ import annotations
@@ -30,5 +30,5 @@ def install_gateway_error_handlers(app: FastAPI) -> None:
     async def _unauthorized(_request: Request, exc: Unauthorized) -> JSONResponse:
         challenge = 'Bearer error="invalid_token"' if isinstance(exc, InvalidToken) else "Bearer"
         return JSONResponse(
-            {"detail": exc.detail}, status_code=401, headers={"WWW-Authenticate": challenge}
+            exc.body(), status_code=401, headers={**exc.headers, "WWW-Authenticate": challenge}
         )

@@ -26,7 +26,7 @@ from flageval_gateway.errors import install_gateway_error_handlers
 from flageval_gateway.models import messaging, metadata
 from flageval_gateway.routing.backends import Backend, RemoteBackend, close_all
 from flageval_gateway.routing.openapi import PublicOpenAPI
-from flageval_gateway.routing.proxy import proxy_routes
+from flageval_gateway.routing.proxy import ControlCharacterRoute, proxy_routes
 from flageval_gateway.web import web_routes
 from flageval_platform.service import ServiceContext, ServiceDefinition, build_app
 from flageval_platform.settings import Settings, specialise
@@ -87,9 +87,13 @@ def build_gateway_app(
     ``manage_lifecycle`` the lifespan also starts and stops ``ctx``.
     """
     backends = dict(backends)
+    metrics_token = ctx.settings.metrics_token
     for backend in backends.values():
-        if isinstance(backend, RemoteBackend) and backend.timeout_seconds is None:
-            backend.timeout_seconds = ctx.settings.proxy_timeout_seconds
+        if isinstance(backend, RemoteBackend):
+            if backend.timeout_seconds is None:
+                backend.timeout_seconds = ctx.settings.proxy_timeout_seconds
+            if backend.metrics_token is None and metrics_token is not None:
+                backend.metrics_token = metrics_token.get_secret_value()
     ctx.state["backends"] = backends
     app = build_app(
         ctx,
@@ -114,6 +118,9 @@ def build_gateway_app(
         return JSONResponse(await public_openapi.document())
 
     app.router.routes.extend(proxy_routes(ctx, backends))
+    # First: a path with a control character names nothing (Starlette's `$` would let
+    # `/api/me%0a` reach `/api/me`).
+    app.router.routes.insert(0, ControlCharacterRoute())
     # Last: the SPA's catch-all must never shadow an API or proxied path.
     app.router.routes.extend(web_routes(specialise(ctx.settings, GatewaySettings).web_dir))
 

@@ -1,14 +1,16 @@
-"""Tables the gateway owns: users (and its outbox/inbox). Its own schema on PostgreSQL."""
+"""Tables the gateway owns: users, login failure counters (and its outbox/inbox). Its own schema
+on PostgreSQL."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Integer, MetaData, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from flageval_contracts.enums import Role, UserStatus
+from flageval_platform.db import UTCDateTime
 from flageval_platform.outbox import Messaging
 
 metadata = MetaData()
@@ -47,11 +49,9 @@ class User(Base):
     purpose: Mapped[str | None] = mapped_column(Text, nullable=True)
     review_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     reviewed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
-    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     @property
     def role_enum(self) -> Role:
@@ -73,3 +73,15 @@ class User(Base):
     @property
     def has_profile(self) -> bool:
         return self.real_name is not None
+
+
+class LoginFailureCounter(Base):
+    """Failed logins of one throttling key (a client address, or an account at an address) in
+    the window that ends at ``window_ends_at``. Every gateway replica counts in the same rows;
+    ``key`` is a SHA-256 (see :mod:`flageval_gateway.ratelimit`), so no address is stored."""
+
+    __tablename__ = "login_failure_counters"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -14,9 +14,11 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, get_route_path
 from starlette.types import Receive, Scope, Send
+
+from flageval_platform.errors import error_body
 
 ASSETS_PREFIX = "/assets/"
 ASSET_CACHE = "public, max-age=31536000, immutable"
@@ -39,7 +41,7 @@ too), or point <code>FLAGEVAL_WEB_DIR</code> at a build. The REST API is at
 
 
 def _not_found() -> Response:
-    return PlainTextResponse("Not found", status_code=404)
+    return JSONResponse(error_body("Not found", 404), status_code=404)
 
 
 def default_web_dir(start: Path | None = None, cwd: Path | None = None) -> Path:

@@ -12,9 +12,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, MetaData, String, Text, Uuid
+from sqlalchemy import JSON, Integer, MetaData, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from flageval_platform.db import UTCDateTime
 from flageval_platform.outbox import Messaging
 
 metadata = MetaData()
@@ -50,7 +51,7 @@ class KnownRun(Base):
     status: Mapped[str] = mapped_column(String(16))
     #: The ``RunFinished`` payload (JSON), null until the run finished.
     finished: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Person(Base):
@@ -62,7 +63,7 @@ class Person(Base):
     real_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     organization: Mapped[str | None] = mapped_column(String(200), nullable=True)
     #: When the event that set these was published (a late, older event never wins).
-    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 MODE_NAMED = "named"
@@ -90,9 +91,9 @@ class Entry(Base):
     #: ``{dataset: {"task", "metric", "better": "higher"|"lower", "value": float|None}}``.
     scores: Mapped[dict[str, Any]] = mapped_column(JSON)
     reproducibility: Mapped[dict[str, Any]] = mapped_column(JSON)
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     hidden_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     hidden_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
 

@@ -31,6 +31,34 @@ async def _part(value: UploadFile | str | None, limit: int) -> bytes | None:
     return await value.read(limit + 1)
 
 
+# The form is read by hand (parts are size-checked as they are read); this describes it in
+# the OpenAPI document, with the errors besides the platform's 401/403.
+_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["card", "data"],
+                    "properties": {
+                        "card": {"type": "string", "format": "binary"},
+                        "data": {"type": "string", "format": "binary"},
+                        "catalog_task": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The multipart body is malformed"},
+    409: {"description": "This version of the dataset is already registered"},
+    413: {"description": "The card is over 64 KiB or the data over 200 MiB"},
+    422: {"description": "Every problem of the card, the data and the form"},
+}
+
+
 def router(ctx: ServiceContext) -> APIRouter:
     api = APIRouter(tags=["datasets"])
 
@@ -38,7 +66,7 @@ def router(ctx: ServiceContext) -> APIRouter:
         # A dependency, so 401/403 come before any complaint about the body.
         return require_admin(ctx.current_identity(request))
 
-    @api.post("/api/admin/datasets", status_code=201)
+    @api.post("/api/admin/datasets", status_code=201, responses=_ERRORS, openapi_extra=_FORM)
     async def register_dataset(
         request: Request, identity: Identity = Depends(admin)
     ) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from flageval_contracts.enums import Domain
 from flageval_eval_api.evaluations import service
 from flageval_eval_api.evaluations.schemas import EvaluationCreate, EvaluationOut, EvaluationUpdate
 from flageval_eval_api.evaluations.secrets import ApiKeyCipher
 from flageval_platform.identity import Identity, require_approved
+from flageval_platform.params import Limit, Offset
 from flageval_platform.service import ServiceContext
 
 
@@ -36,8 +37,8 @@ def router(ctx: ServiceContext) -> APIRouter:
 
     @api.get("", response_model=list[EvaluationOut])
     async def list_evaluations(
-        limit: int = Query(default=50, ge=1, le=200),
-        offset: int = Query(default=0, ge=0, le=1_000_000),
+        limit: Limit = 50,
+        offset: Offset = 0,
         domain: Domain | None = None,
         identity: Identity = Depends(approved),
     ) -> list[EvaluationOut]:

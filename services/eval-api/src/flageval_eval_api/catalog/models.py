@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String
+from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flageval_eval_api.models import Base
+from flageval_platform.db import UTCDateTime
 
 
 def _utcnow() -> datetime:
@@ -23,6 +24,6 @@ class CardTypeRow(Base):
     name: Mapped[str] = mapped_column(String(64))
     gpu_memory_gib: Mapped[int] = mapped_column(Integer)
     max_gpus: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_utcnow)
     #: Seeded by the migration (True) or added by an administrator (False).
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)

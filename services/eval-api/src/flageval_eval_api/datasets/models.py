@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, BigInteger, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flageval_eval_api.models import Base
+from flageval_platform.db import UTCDateTime
 
 
 def _utcnow() -> datetime:
@@ -48,7 +49,7 @@ class RegisteredDataset(Base):
     #: The runner's content hash (canonical card + data): what every result records.
     content_sha256: Mapped[str] = mapped_column(String(64))
     registered_by: Mapped[uuid.UUID] = mapped_column(Uuid)
-    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
     @property
     def prefix(self) -> str:

@@ -205,7 +205,7 @@ def check_card(
             flag(field, "required")
     name = raw.get("name")
     if "name" in raw:
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
             flag(
                 "name",
                 "must be 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit",
@@ -213,7 +213,7 @@ def check_card(
         elif name in _BUILTIN_IDS:
             flag("name", f"{name!r} is a built-in dataset of the catalog")
     version = raw.get("version")
-    if "version" in raw and (not isinstance(version, str) or not _VERSION_RE.match(version)):
+    if "version" in raw and (not isinstance(version, str) or not _VERSION_RE.fullmatch(version)):
         flag(
             "version",
             "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter "

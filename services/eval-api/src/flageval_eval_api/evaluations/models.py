@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Index,
     Integer,
     String,
@@ -20,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flageval_eval_api.models import Base
+from flageval_platform.db import UTCDateTime
 
 
 def utcnow() -> datetime:
@@ -61,5 +61,5 @@ class Evaluation(Base):
     model_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     paper_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     model_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, String, Uuid
+from sqlalchemy import Boolean, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flageval_eval_api.models import Base
+from flageval_platform.db import UTCDateTime
 
 
 class AvailableImage(Base):
@@ -20,4 +21,4 @@ class AvailableImage(Base):
     name: Mapped[str] = mapped_column(String(128))
     tag: Mapped[str] = mapped_column(String(128))
     preset: Mapped[bool] = mapped_column(Boolean)
-    announced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    announced_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -19,20 +19,100 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 _PHONE = re.compile(r"^\+?[0-9(][0-9 ().\-]{2,30}[0-9]$")
 
 
+def _nfkc(value: str) -> str:
+    return unicodedata.normalize("NFKC", value)
+
+
 def normalize_email(value: str) -> str:
-    """Lower-cased, validated email (syntax only, no DNS); ``ValueError`` when invalid."""
+    """NFKC-normalized, validated, lower-cased email (syntax only, no DNS); ``ValueError`` when
+    invalid.
+
+    NFKC folds compatibility forms into the letters they stand for: fullwidth letters (U+FF41
+    for ``a``), mathematical alphanumerics (U+1D41A), ligatures, the script small l (U+2113).
+    Addresses written with such forms therefore name the same account as the plain ones, at
+    register and at login alike.
+    """
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+        email = validate_email(_nfkc(value.strip()), check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValueError(f"Invalid email address: {exc}") from None
+    return _nfkc(email.lower())
 
 
 def lookup_email(value: str) -> str:
-    """The form an email is stored in, for looking one up (never fails)."""
+    """The form an email is stored in, for looking one up (never fails).
+
+    There is no script check here: a look-alike address was refused at registration, so a
+    lookup with one finds no account.
+    """
     try:
         return normalize_email(value)
     except ValueError:
-        return value.strip().lower()
+        return _nfkc(value.strip()).lower()
+
+
+# Scripts that may share one part of an address. This is Unicode's "highly restrictive" level
+# (UTS #39 §5.2): Latin together with the Han-based writing of Japanese, Chinese or Korean.
+# Any other mix, such as Latin with Cyrillic or Greek, is how look-alike addresses are made.
+_ALLOWED_MIXES = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+# Unicode names whose first word is not their script's name.
+_SCRIPT_OF_NAME = {
+    "CJK": "HAN",
+    "IDEOGRAPHIC": "HAN",
+    "HANGZHOU": "HAN",
+    "COUNTING": "HAN",
+    "HENTAIGANA": "HIRAGANA",
+    "KATAKANA-HIRAGANA": "KATAKANA",
+    "VERTICAL": "KATAKANA",
+    "ARABIC-INDIC": "ARABIC",
+    "EXTENDED": "ARABIC",  # EXTENDED ARABIC-INDIC DIGIT …
+}
+
+
+def _script(char: str) -> str | None:
+    """The script of a letter or non-ASCII digit, from its Unicode name (``CYRILLIC SMALL
+    LETTER A`` → ``CYRILLIC``). ``None`` for ASCII digits, punctuation and marks, which any
+    script may use. A letter without a name gets a script of its own."""
+    category = unicodedata.category(char)
+    if char.isascii():
+        return "LATIN" if char.isalpha() else None
+    if not (category.startswith("L") or category in ("Nd", "Nl")):
+        return None
+    first = unicodedata.name(char, "").split(" ", 1)[0] or f"U+{ord(char):04X}"
+    return _SCRIPT_OF_NAME.get(first, first)
+
+
+def mixed_scripts(email: str) -> tuple[str, list[str]] | None:
+    """The first part of ``email`` whose letters mix scripts: the local part as a whole, or one
+    dot-separated label of the domain. Returns that part and its scripts, or ``None``."""
+    local, _, domain = email.rpartition("@")
+    for part in (local, *domain.split(".")):
+        scripts = {s for s in map(_script, part) if s is not None}
+        if len(scripts) > 1 and not any(scripts <= mix for mix in _ALLOWED_MIXES):
+            return part, sorted(scripts)
+    return None
+
+
+def registrable_email(value: str) -> str:
+    """:func:`normalize_email`, refusing addresses whose parts mix scripts (``ValueError``).
+
+    For example ``admin@example.com`` written with a Cyrillic ``a`` (U+0430) is refused.
+    Addresses wholly in one script other than Latin, all Cyrillic say, are accepted.
+    """
+    email = normalize_email(value)
+    mixed = mixed_scripts(email)
+    if mixed is not None:
+        part, scripts = mixed
+        names = " and ".join(s.title() for s in scripts)
+        raise ValueError(
+            f"Invalid email address: {part!r} mixes {names} characters. Write each part of "
+            "the address in one alphabet."
+        )
+    return email
 
 
 def _no_control_chars(value: str, *, allow_newlines: bool = False) -> str:
@@ -65,7 +145,7 @@ class Registration(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        return normalize_email(value)
+        return registrable_email(value)
 
     @field_validator("password")
     @classmethod

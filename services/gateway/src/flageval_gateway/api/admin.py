@@ -11,6 +11,7 @@ from flageval_gateway.accounts import service
 from flageval_gateway.accounts.schemas import Review, UserOut
 from flageval_gateway.api.deps import admin_user_dependency
 from flageval_gateway.models import User
+from flageval_platform.params import Limit, Offset
 from flageval_platform.service import ServiceContext
 
 
@@ -21,8 +22,8 @@ def router(ctx: ServiceContext) -> APIRouter:
     @api.get("", response_model=list[UserOut], summary="Users, optionally by status")
     async def list_users(
         status: UserStatus | None = Query(default=None),
-        limit: int = Query(default=100, ge=1, le=500),
-        offset: int = Query(default=0, ge=0),
+        limit: Limit = 100,
+        offset: Offset = 0,
         _admin: User = Depends(admin_user),
     ) -> list[UserOut]:
         async with ctx.db.transaction() as session:

@@ -13,8 +13,10 @@ from flageval_gateway.accounts.schemas import (
     lookup_email,
 )
 from flageval_gateway.accounts.tokens import issue_access_token
-from flageval_gateway.ratelimit import LoginRateLimiter
+from flageval_gateway.config import GatewaySettings
+from flageval_gateway.ratelimit import LoginThrottle, client_address
 from flageval_platform.service import ServiceContext
+from flageval_platform.settings import specialise
 
 _ERRORS = {
     401: {"description": "Incorrect email or password"},
@@ -25,11 +27,14 @@ _ERRORS = {
 
 def router(ctx: ServiceContext) -> APIRouter:
     api = APIRouter(prefix="/api/auth", tags=["auth"])
-    limiter = LoginRateLimiter(
-        limit=ctx.settings.login_rate_limit,
-        window_seconds=ctx.settings.login_rate_window_seconds,
+    settings = specialise(ctx.settings, GatewaySettings)
+    throttle = LoginThrottle(
+        db=ctx.db,
+        per_address=settings.login_failures_per_address,
+        per_account_address=settings.login_failures_per_account_address,
+        window_seconds=settings.login_failure_window_seconds,
     )
-    ctx.state["login_rate_limiter"] = limiter
+    ctx.state["login_throttle"] = throttle
 
     @api.post(
         "/register",
@@ -49,10 +54,11 @@ def router(ctx: ServiceContext) -> APIRouter:
         summary="Exchange email and password for a bearer token",
     )
     async def login(body: LoginRequest, request: Request) -> LoginResponse:
-        ip = request.client.host if request.client else "unknown"
-        attempt = limiter.begin(email=lookup_email(body.email), ip=ip)
+        # The connection's peer; behind a proxy, uvicorn's FORWARDED_ALLOW_IPS (ratelimit.py).
+        address = client_address(request.client.host if request.client else None)
+        attempt = await throttle.begin(email=lookup_email(body.email), address=address)
         user = await service.authenticate(db=ctx.db, email=body.email, password=body.password)
-        limiter.succeeded(attempt)
+        await throttle.succeeded(attempt)
         token = issue_access_token(
             user.id, secret=ctx.secret_key, ttl_seconds=ctx.settings.access_token_ttl_seconds
         )

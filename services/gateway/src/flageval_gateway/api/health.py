@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from flageval_gateway.routing.backends import Backend
+from flageval_platform.errors import error_body
 from flageval_platform.service import ServiceContext
 
 CHECK_TIMEOUT_SECONDS = 5.0
@@ -46,9 +47,17 @@ def router(ctx: ServiceContext) -> APIRouter:
         )
         services = dict(zip(names, results, strict=True))
         ok = all(v == "ok" for v in results)
+        if ok:
+            return JSONResponse({"status": "ok", "services": services})
+        failing = ", ".join(name for name, v in services.items() if v != "ok")
+        # A 503 carries the error shape too; status and services stay for the console.
         return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "services": services},
-            status_code=200 if ok else 503,
+            {
+                **error_body(f"Cannot serve right now: {failing}", 503),
+                "status": "unavailable",
+                "services": services,
+            },
+            status_code=503,
         )
 
     return api

@@ -120,7 +120,9 @@ class RemoteBackend(Backend):
 
     The request body streams from the client to the service and the response streams back;
     neither is held in memory. ``timeout_seconds`` (connect, read, write and pool wait each)
-    defaults to ``settings.proxy_timeout_seconds`` once the gateway app is built.
+    defaults to ``settings.proxy_timeout_seconds`` once the gateway app is built, and
+    ``metrics_token`` (sent to the service's ``/readyz`` so that it says what is failing) to
+    ``settings.metrics_token``.
     """
 
     def __init__(
@@ -129,9 +131,11 @@ class RemoteBackend(Backend):
         *,
         timeout_seconds: float | None = None,
         max_connections: int = 512,
+        metrics_token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
+        self.metrics_token = metrics_token
         self.max_connections = max_connections
         self._client: httpx.AsyncClient | None = None
 
@@ -209,9 +213,10 @@ class RemoteBackend(Backend):
             await response.aclose()
 
     async def readiness(self) -> str:
+        headers = {"Authorization": f"Bearer {self.metrics_token}"} if self.metrics_token else {}
         try:
             response = await self.client.get(
-                f"{self.base_url}/readyz", timeout=READINESS_TIMEOUT_SECONDS
+                f"{self.base_url}/readyz", headers=headers, timeout=READINESS_TIMEOUT_SECONDS
             )
         except httpx.HTTPError as exc:
             return f"unreachable: {type(exc).__name__}"

@@ -1,5 +1,9 @@
 """One OpenAPI document for the public API: the gateway's own paths plus, from each routed
-service, the paths the route table actually sends to it (internal endpoints stay out)."""
+service, the paths the route table actually sends to it (internal endpoints stay out).
+
+Every error reply is documented as the shared ``ErrorResponse``; on top of what each service
+documents, the gateway adds the 401/403 its route table answers before a request is routed.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,28 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flageval_gateway.routing.backends import Backend
-from flageval_gateway.routing.table import resolve
+from flageval_gateway.routing.table import Access, resolve
+from flageval_platform.openapi import document_errors
 
 CACHE_SECONDS = 30.0
+
+
+def access_errors(path: str, _method: str, operation: dict[str, Any]) -> set[int]:
+    """401/403 the gateway answers for ``path`` before any service sees the request."""
+    rule = resolve(path)
+    if rule is not None:
+        access = rule.access
+    elif path.startswith("/api/admin/"):
+        access = Access.ADMIN
+    elif operation.get("security"):
+        access = Access.AUTHENTICATED
+    else:
+        access = Access.PUBLIC
+    if access is Access.PUBLIC:
+        return set()
+    if access is Access.AUTHENTICATED:
+        return {401}
+    return {401, 403}
 
 
 class PublicOpenAPI:
@@ -38,9 +61,10 @@ class PublicOpenAPI:
             for path, item in doc.get("paths", {}).items():
                 rule = resolve(path)
                 if rule is not None and rule.service == name and path not in paths:
-                    paths[path] = item
+                    paths[path] = copy.deepcopy(item)
             for schema_name, schema in doc.get("components", {}).get("schemas", {}).items():
                 schemas.setdefault(schema_name, schema)
+        document_errors(merged, extra=access_errors)
         if complete:  # only cache a whole document
             self._cached = (now, merged)
         return merged

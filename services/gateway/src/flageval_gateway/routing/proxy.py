@@ -7,6 +7,7 @@ error mapping. A final catch-all answers 404 for anything else under ``/api/``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from starlette.datastructures import Headers
@@ -32,6 +33,7 @@ from flageval_platform.service import ServiceContext
 
 NOT_FOUND = "Not found"
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _IDENTITY = IDENTITY_HEADER.lower().encode()
 _CORRELATION = CORRELATION_HEADER.lower().encode()
 
@@ -119,6 +121,28 @@ class ProxyRoute(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.dispatcher.dispatch(self.rule, scope, receive, send)
+
+
+class ControlCharacterRoute(BaseRoute):
+    """``404`` for any path with a control character (``%0a``, ``%00`` …), placed first.
+
+    No resource has such a name, and Starlette's own routes end their patterns with ``$``, which
+    also matches before a trailing newline: without this, ``/api/me%0a`` would be ``/api/me``.
+    """
+
+    name = "control-character-path"
+    path = path_format = "/{path-with-control-character}"
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and _CONTROL.search(get_route_path(scope)):
+            return Match.FULL, {"route": self}
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: object) -> None:  # type: ignore[override]
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotFound(NOT_FOUND)
 
 
 class ApiNotFoundRoute(BaseRoute):

@@ -4,6 +4,10 @@ Order matters: the first matching rule wins. The ``flageval-serving`` upload pro
 come before the generic ``/api/evaluations`` rule (the CLI authenticates with an upload token,
 not a login), and the leaderboard's submission and the scheduler's logs endpoints before the
 generic ``/api/runs`` rule.
+
+A pattern must match the *whole* path (``re.fullmatch``): ``$`` would also match before a
+trailing newline, so ``/api/catalog%0a`` would reach a service. ``.`` matches no newline either,
+so ``(/.*)?`` ("this path or one below it") never lets a newline through.
 """
 
 from __future__ import annotations
@@ -32,29 +36,29 @@ class RouteRule:
         object.__setattr__(self, "regex", re.compile(self.pattern))
 
     def matches(self, path: str) -> bool:
-        return self.regex.search(path) is not None
+        return self.regex.fullmatch(path) is not None
 
 
 ROUTES: tuple[RouteRule, ...] = (
     # flageval-serving upload protocol (SPEC §4).
-    RouteRule(r"^/api/evaluations/models(/|$)", "upload", Access.PUBLIC),
-    RouteRule(r"^/api/evaluations/manage/op_file$", "upload", Access.PUBLIC),
-    RouteRule(r"^/api/evaluations/[^/]+/(upload-tokens|bundles)(/|$)", "upload", Access.APPROVED),
-    RouteRule(r"^/api/runs/[^/]+/submissions$", "leaderboard", Access.APPROVED),
-    RouteRule(r"^/api/runs/[^/]+/logs$", "scheduler", Access.APPROVED),
+    RouteRule(r"/api/evaluations/models(/.*)?", "upload", Access.PUBLIC),
+    RouteRule(r"/api/evaluations/manage/op_file", "upload", Access.PUBLIC),
+    RouteRule(r"/api/evaluations/[^/]+/(upload-tokens|bundles)(/.*)?", "upload", Access.APPROVED),
+    RouteRule(r"/api/runs/[^/]+/submissions", "leaderboard", Access.APPROVED),
+    RouteRule(r"/api/runs/[^/]+/logs", "scheduler", Access.APPROVED),
     # The runner's progress channel: authenticated by the per-run token, not a login.
-    RouteRule(r"^/api/runner/runs/", "scheduler", Access.PUBLIC),
-    RouteRule(r"^/api/evaluations(/|$)", "eval-api", Access.APPROVED),
-    RouteRule(r"^/api/runs(/|$)", "eval-api", Access.APPROVED),
-    RouteRule(r"^/api/catalog$", "eval-api", Access.PUBLIC),
-    RouteRule(r"^/api/admin/(datasets|card-types)(/|$)", "eval-api", Access.ADMIN),
-    RouteRule(r"^/api/me/quota$", "scheduler", Access.AUTHENTICATED),
-    RouteRule(r"^/api/admin/quotas(/|$)", "scheduler", Access.ADMIN),
-    RouteRule(r"^/api/me/notifications(/|$)", "notifier", Access.AUTHENTICATED),
-    RouteRule(r"^/api/images(/|$)", "image-registry", Access.APPROVED),
-    RouteRule(r"^/api/admin/images(/|$)", "image-registry", Access.ADMIN),
-    RouteRule(r"^/api/leaderboards(/|$)", "leaderboard", Access.PUBLIC),
-    RouteRule(r"^/api/admin/leaderboards(/|$)", "leaderboard", Access.ADMIN),
+    RouteRule(r"/api/runner/runs/.*", "scheduler", Access.PUBLIC),
+    RouteRule(r"/api/evaluations(/.*)?", "eval-api", Access.APPROVED),
+    RouteRule(r"/api/runs(/.*)?", "eval-api", Access.APPROVED),
+    RouteRule(r"/api/catalog", "eval-api", Access.PUBLIC),
+    RouteRule(r"/api/admin/(datasets|card-types)(/.*)?", "eval-api", Access.ADMIN),
+    RouteRule(r"/api/me/quota", "scheduler", Access.AUTHENTICATED),
+    RouteRule(r"/api/admin/quotas(/.*)?", "scheduler", Access.ADMIN),
+    RouteRule(r"/api/me/notifications(/.*)?", "notifier", Access.AUTHENTICATED),
+    RouteRule(r"/api/images(/.*)?", "image-registry", Access.APPROVED),
+    RouteRule(r"/api/admin/images(/.*)?", "image-registry", Access.ADMIN),
+    RouteRule(r"/api/leaderboards(/.*)?", "leaderboard", Access.PUBLIC),
+    RouteRule(r"/api/admin/leaderboards(/.*)?", "leaderboard", Access.ADMIN),
 )
 
 

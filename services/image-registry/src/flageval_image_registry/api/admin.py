@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from flageval_image_registry.images import service
 from flageval_image_registry.images.models import ImageStatus
 from flageval_image_registry.images.schemas import AdminImageOut, ReviewRequest
 from flageval_platform.identity import Identity, require_admin
+from flageval_platform.params import Limit, Offset
 from flageval_platform.service import ServiceContext
 
 
@@ -20,8 +21,8 @@ def router(ctx: ServiceContext) -> APIRouter:
     @api.get("", response_model=list[AdminImageOut])
     async def list_images(
         status: ImageStatus | None = None,
-        limit: int = Query(default=100, ge=1, le=500),
-        offset: int = Query(default=0, ge=0, le=1_000_000),
+        limit: Limit = 100,
+        offset: Offset = 0,
         _admin: Identity = Depends(admin),
     ) -> list[AdminImageOut]:
         async with ctx.db.transaction() as session:

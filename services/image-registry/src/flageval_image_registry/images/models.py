@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, String, Text, Uuid, text
+from sqlalchemy import JSON, Boolean, Index, String, Text, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from flageval_image_registry.models import metadata
+from flageval_platform.db import UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -74,6 +75,6 @@ class Image(Base):
     reviewed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     #: Where deployments pull the image from once imported (the platform registry).
     registry_ref: Mapped[str | None] = mapped_column(String(512), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    imported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

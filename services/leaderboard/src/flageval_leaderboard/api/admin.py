@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from flageval_contracts.enums import Domain
 from flageval_leaderboard.submissions import service
 from flageval_leaderboard.submissions.schemas import HideIn
 from flageval_platform.identity import Identity, require_admin
+from flageval_platform.params import Limit, Offset
 from flageval_platform.service import ServiceContext
 
 
@@ -25,8 +26,8 @@ def router(ctx: ServiceContext) -> APIRouter:
     async def entries(
         domain: Domain | None = None,
         status: Literal["published", "hidden", "withdrawn"] | None = None,
-        limit: int = Query(default=100, ge=1, le=500),
-        offset: int = Query(default=0, ge=0, le=1_000_000),
+        limit: Limit = 100,
+        offset: Offset = 0,
         _admin: Identity = Depends(admin),
     ) -> list[dict[str, Any]]:
         async with ctx.db.transaction() as session:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from flageval_notifier.notifications import service
 from flageval_notifier.notifications.schemas import NotificationOut
 from flageval_platform.identity import Identity
+from flageval_platform.params import Limit
 from flageval_platform.service import ServiceContext
 
 
@@ -16,7 +17,7 @@ def router(ctx: ServiceContext) -> APIRouter:
     @api.get("", response_model=list[NotificationOut])
     async def list_notifications(
         unread: bool = False,
-        limit: int = Query(default=50, ge=1, le=200),
+        limit: Limit = 50,
         identity: Identity = Depends(ctx.current_identity),
     ) -> list[NotificationOut]:
         async with ctx.db.transaction() as session:

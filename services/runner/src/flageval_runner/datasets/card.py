@@ -60,7 +60,7 @@ class DatasetCard(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _NAME_RE.match(v):
+        if not _NAME_RE.fullmatch(v):
             raise ValueError("name must be 1-64 chars of [A-Za-z0-9._-], starting alphanumeric")
         return v
 

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
     Index,
     Integer,
     String,
@@ -17,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from flageval_platform.db import UTCDateTime
 from flageval_scheduler.models import Base
 
 
@@ -41,7 +41,7 @@ class QuotaEntry(Base):
     period: Mapped[str] = mapped_column(String(7))
     run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     reason: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     #: Not stored: True on the entry a charge or refund has just written, False on one that a
     #: retry found already there.
@@ -57,4 +57,4 @@ class QuotaLimit(Base):
     formal_runs_per_month: Mapped[int] = mapped_column(Integer)
     human_evaluations_total: Mapped[int] = mapped_column(Integer)
     updated_by: Mapped[uuid.UUID] = mapped_column(Uuid)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

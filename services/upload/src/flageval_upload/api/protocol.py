@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from starlette.requests import ClientDisconnect
 
 from flageval_platform.errors import BadRequest, NotFound, PlatformError, Unprocessable
+from flageval_platform.request_guard import check_json_text
 from flageval_platform.service import ServiceContext
 from flageval_upload.config import upload_settings
 from flageval_upload.uploads import service
@@ -81,11 +82,34 @@ _CHUNK_BODY = {
     }
 }
 
+# What the protocol answers besides success (the platform documents their body): the token
+# decides (401 none, unknown or expired; 404 its bundle is gone; 409 the version is sealed).
+_TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No upload token, or one that is unknown or expired"},
+    404: {"description": "The token's bundle (or the named file) does not exist"},
+    409: {"description": "The bundle version is sealed: create a new upload token"},
+    422: {"description": "A parameter or the request is not valid"},
+}
+_PLAN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_TOKEN_ERRORS,
+    400: {"description": "The request body is not valid JSON"},
+    403: {"description": "Only an admin's token may send target files"},
+    413: {"description": "The file list, or a planned file, is too large"},
+}
+_CHUNK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_TOKEN_ERRORS,
+    400: {"description": "The multipart body is malformed or was cut short"},
+    413: {"description": "The chunk is too large"},
+}
+_OP_FILE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_TOKEN_ERRORS,
+    403: {"description": "Target files can be removed only with an admin's token"},
+}
+
 
 def _error_with(exc: PlatformError, **empty: Any) -> JSONResponse:
-    return JSONResponse(
-        {"detail": exc.detail, **empty}, status_code=exc.status_code, headers=exc.headers
-    )
+    """The usual error body (``detail``, ``code``) plus the empty listing the CLI reads."""
+    return JSONResponse({**exc.body(), **empty}, status_code=exc.status_code, headers=exc.headers)
 
 
 def _describe(exc: ValidationError) -> str:
@@ -103,6 +127,8 @@ async def _json_body(request: Request, limit: int) -> Any:
         received += data
         if len(received) > limit:
             raise service.PayloadTooLarge(f"The request is larger than {limit} bytes.")
+    # The platform's body guard scans JSON and text bodies; one sent without a type is not.
+    check_json_text(bytes(received))
     try:
         return json.loads(received)
     except (ValueError, RecursionError):
@@ -127,7 +153,7 @@ def router(ctx: ServiceContext) -> APIRouter:
     settings = upload_settings(ctx.settings)
     api = APIRouter(tags=["flageval-serving upload protocol"])
 
-    @api.get(FILES_PATH, response_model=FileList)
+    @api.get(FILES_PATH, response_model=FileList, responses=_TOKEN_ERRORS)
     async def list_files(token: str | None = None) -> Any:
         """The token's bundle: every file with its chunk plan and what is already in."""
         try:
@@ -136,7 +162,7 @@ def router(ctx: ServiceContext) -> APIRouter:
             return _error_with(exc, results=[])
         return FileList(results=files)
 
-    @api.post(FILES_PATH, response_model=FileList, openapi_extra=_PLAN_BODY)
+    @api.post(FILES_PATH, response_model=FileList, responses=_PLAN_ERRORS, openapi_extra=_PLAN_BODY)
     async def create_files(request: Request) -> FileList:
         """Plan chunks for the files of the request (replacing files of the same name)."""
         body = await _json_body(request, MAX_PLAN_BODY)
@@ -149,7 +175,12 @@ def router(ctx: ServiceContext) -> APIRouter:
         )
         return FileList(results=files)
 
-    @api.post(CHUNKS_PATH, response_model=ChunkAccepted, openapi_extra=_CHUNK_BODY)
+    @api.post(
+        CHUNKS_PATH,
+        response_model=ChunkAccepted,
+        responses=_CHUNK_ERRORS,
+        openapi_extra=_CHUNK_BODY,
+    )
     async def upload_chunk(
         file_id: str,
         request: Request,
@@ -184,7 +215,7 @@ def router(ctx: ServiceContext) -> APIRouter:
             await body.drain()
         return ChunkAccepted()
 
-    @api.post(OP_FILE_PATH, response_model=FileListing | Removed)
+    @api.post(OP_FILE_PATH, response_model=FileListing | Removed, responses=_OP_FILE_ERRORS)
     async def op_file(request: Request) -> Any:
         """``ls`` (``{"results", "canSendTargets"}``) and ``rm`` (``{"ret": 0}``)."""
         form = await request.form()
