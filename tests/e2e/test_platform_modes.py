@@ -22,7 +22,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from flageval_platform.testing import PG_URL, free_port, served_in_thread
+from flageval_platform.testing import PG_URL, free_port, free_port_range, served_in_thread
 from flageval_platform.testing import launched_platform as platform
 
 pytestmark = pytest.mark.e2e
@@ -183,7 +183,7 @@ def test_mesh_account_flow_over_postgres_rabbitmq_and_s3(tmp_path: Path) -> None
         port,
         FLAGEVAL_DATABASE_URL=f"{pg}/{database}",
         FLAGEVAL_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/",
-        FLAGEVAL_MESH_BASE_PORT=str(free_port()),
+        FLAGEVAL_MESH_BASE_PORT=str(free_port_range(16)),
         FLAGEVAL_MESH_S3_PORT=str(free_port()),
     )
     try:

@@ -34,7 +34,7 @@ async def test_health_ok(gateway) -> None:
     assert set(body["services"].values()) == {"ok"}
 
 
-async def test_health_503_lists_what_failed(gateway_factory) -> None:
+async def test_health_503_names_what_failed_and_only_scrapers_see_why(gateway_factory) -> None:
     async def broken_db() -> dict[str, str]:
         return {"database": "unavailable: OperationalError", "broker": "ok"}
 
@@ -45,27 +45,34 @@ async def test_health_503_lists_what_failed(gateway_factory) -> None:
         return {"database": "ok", "broker": "ok"}
 
     app = FastAPI()
+    scraper = {"Authorization": "Bearer metrics-token-123"}
     async with gateway_factory(
         backends=lambda _d, _b: {
             "eval-api": InProcessBackend(app, broken_db),
             "upload": InProcessBackend(app, crashing),
             "leaderboard": InProcessBackend(app, fine),
-        }
+        },
+        metrics_token="metrics-token-123",
     ) as gw:
-        r = await gw.client.get("/api/health")
-        assert r.status_code == 503
-        body = r.json()
-        assert body["status"] == "unavailable"
-        assert body["code"] == "service_unavailable"
-        assert body["detail"] == "Cannot serve right now: eval-api, upload"
-        assert body["services"]["gateway"] == "ok"
-        assert body["services"]["leaderboard"] == "ok"
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            r = await gw.client.get("/api/health", headers=headers)
+            assert r.status_code == 503
+            body = r.json()
+            assert body["status"] == "unavailable"
+            assert body["code"] == "service_unavailable"
+            assert body["detail"] == "Cannot serve right now: eval-api, upload"
+            assert body["services"]["gateway"] == "ok"
+            assert body["services"]["leaderboard"] == "ok"
+            assert body["services"]["eval-api"] == "unavailable"  # no dependency, no class name
+            assert body["services"]["upload"] == "unavailable"
+
+        body = (await gw.client.get("/api/health", headers=scraper)).json()
         assert body["services"]["eval-api"] == "database: unavailable: OperationalError"
         assert body["services"]["upload"] == "unavailable: RuntimeError"
 
         # The gateway's own readiness counts too.
         await gw.bus.close()
-        r = await gw.client.get("/api/health")
+        r = await gw.client.get("/api/health", headers=scraper)
         assert r.status_code == 503
         assert r.json()["services"]["gateway"].startswith("broker:")
         await gw.bus.connect()

@@ -49,6 +49,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_range(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that are free now (the mesh launcher
+    binds its services on consecutive ports)."""
+    for _ in range(200):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from flageval_gateway.routing.backends import Backend
 from flageval_platform.errors import error_body
-from flageval_platform.service import ServiceContext
+from flageval_platform.service import ServiceContext, metrics_authorized
 
 CHECK_TIMEOUT_SECONDS = 5.0
 
@@ -39,14 +39,18 @@ def router(ctx: ServiceContext) -> APIRouter:
         summary="200 when the gateway and every routed service can serve, 503 otherwise",
         responses={503: {"description": "Something cannot serve; see services"}},
     )
-    async def health() -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:
         backends: dict[str, Backend] = ctx.state.get("backends", {})
         names = [ctx.name, *backends]
         results = await asyncio.gather(
             _check(_gateway_readiness(ctx)), *(_check(b.readiness()) for b in backends.values())
         )
-        services = dict(zip(names, results, strict=True))
         ok = all(v == "ok" for v in results)
+        # What failed and why (dependency names, exception classes) only for the operator's
+        # scrapers (FLAGEVAL_METRICS_TOKEN); anyone else learns which service cannot serve.
+        if not metrics_authorized(ctx.settings, request.headers.get("authorization")):
+            results = ["ok" if v == "ok" else "unavailable" for v in results]
+        services = dict(zip(names, results, strict=True))
         if ok:
             return JSONResponse({"status": "ok", "services": services})
         failing = ", ".join(name for name, v in services.items() if v != "ok")
