@@ -305,6 +305,8 @@ async def test_every_bad_card_field_is_a_422_naming_it(service, overrides, field
         (b"[1, 2]", "must be a JSON object"),
         (b"\xff\xfe{}", "not valid UTF-8"),
         (b"", "not valid JSON"),
+        (b'{"name": "x", "description": "\\ud800"}', "lone surrogate"),
+        (b'{"\\udfff": 1}', "lone surrogate"),
     ],
 )
 async def test_a_card_that_is_not_a_json_object_is_a_422(service, card, message) -> None:
@@ -331,6 +333,8 @@ BAD_LINES: list[tuple[str, bytes, list[int]]] = [
     ("unknown key", jsonl([{**LINES[0], "answer": "B"}]), [1]),
     ("blank line", jsonl(LINES[:1]) + b"\n" + jsonl(LINES[1:]), [2]),
     ("non-UTF-8", jsonl(LINES[:2]) + b'{"id": "q3", "input": "\xff\xfe"}\n', [3]),
+    ("lone surrogate", jsonl(LINES[:1]) + b'{"id": "q2", "input": "\\ud83d?", "label": "A",'
+     b' "choices": ["a", "b"]}\n', [2]),
     (
         "several",
         jsonl([LINES[0], {**LINES[1], "choices": 5}]) + b"oops\n" + jsonl([LINES[0]]),

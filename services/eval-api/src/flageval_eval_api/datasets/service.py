@@ -27,6 +27,7 @@ from flageval_platform.db import Database
 from flageval_platform.errors import Conflict, PlatformError, Unprocessable
 from flageval_platform.storage import ObjectStore
 from flageval_runner.datasets import Dataset, DatasetCard, Task, check_items, compute_sha256
+from flageval_runner.datasets.loader import LONE_SURROGATE, has_lone_surrogate
 
 MAX_CARD_BYTES = 64 * 1024
 MAX_DATA_BYTES = 200 * 1024 * 1024
@@ -192,6 +193,8 @@ def check_card(
             Problem("card", "must be a JSON object"),
             *_check_catalog_task(None, catalog_task),
         ]
+    if has_lone_surrogate(raw):
+        return None, [Problem("card", LONE_SURROGATE), *_check_catalog_task(None, catalog_task)]
 
     problems: list[Problem] = []
     flagged: set[str] = set()

@@ -149,6 +149,21 @@ def _pydantic_messages(exc: ValidationError) -> list[str]:
     return out
 
 
+LONE_SURROGATE = "holds a lone surrogate (\\ud800-\\udfff without its pair): not valid Unicode"
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string with a lone surrogate (JSON's ``\\ud800``
+    escapes decode to one; no encoder, database or file can store it)."""
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogate(v) for v in value)
+    return False
+
+
 def parse_card(card_json: bytes | str) -> DatasetCard:
     try:
         raw = json.loads(card_json)
@@ -156,6 +171,8 @@ def parse_card(card_json: bytes | str) -> DatasetCard:
         raise DatasetError([LineError(None, f"not valid JSON: {exc}")]) from exc
     if not isinstance(raw, dict):
         raise DatasetError([LineError(None, "must be a JSON object")])
+    if has_lone_surrogate(raw):
+        raise DatasetError([LineError(None, LONE_SURROGATE)])
     try:
         return DatasetCard.model_validate(raw)
     except ValidationError as exc:
@@ -225,6 +242,9 @@ def check_items(
             continue
         if not isinstance(obj, dict):
             errors.append(LineError(lineno, "not a JSON object"))
+            continue
+        if has_lone_surrogate(obj):
+            errors.append(LineError(lineno, LONE_SURROGATE))
             continue
         try:
             item = Item.model_validate(obj)
