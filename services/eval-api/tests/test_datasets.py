@@ -333,8 +333,12 @@ BAD_LINES: list[tuple[str, bytes, list[int]]] = [
     ("unknown key", jsonl([{**LINES[0], "answer": "B"}]), [1]),
     ("blank line", jsonl(LINES[:1]) + b"\n" + jsonl(LINES[1:]), [2]),
     ("non-UTF-8", jsonl(LINES[:2]) + b'{"id": "q3", "input": "\xff\xfe"}\n', [3]),
-    ("lone surrogate", jsonl(LINES[:1]) + b'{"id": "q2", "input": "\\ud83d?", "label": "A",'
-     b' "choices": ["a", "b"]}\n', [2]),
+    (
+        "lone surrogate",
+        jsonl(LINES[:1]) + b'{"id": "q2", "input": "\\ud83d?", "label": "A",'
+        b' "choices": ["a", "b"]}\n',
+        [2],
+    ),
     (
         "several",
         jsonl([LINES[0], {**LINES[1], "choices": 5}]) + b"oops\n" + jsonl([LINES[0]]),
