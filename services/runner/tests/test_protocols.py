@@ -254,6 +254,8 @@ class FakeAPI:
             return JSONResponse(self.reply("world"))
         if prompt == "__malformed_json__":
             return PlainTextResponse("<html>bad gateway page</html>")
+        if prompt == "__huge__":
+            return PlainTextResponse("x" * (17 << 20))
         if prompt == "__no_choices__":
             return JSONResponse({"id": "x", "choices": []})
         if prompt.startswith("__flaky__"):
@@ -389,6 +391,16 @@ async def test_api_malformed_reply_fails_at_once(
             await client.generate(req(prompt, item="m-1"))
     assert len(api.requests) == before + 1  # not retried
     assert "demo-ds" in str(err.value) and "m-1" in str(err.value)
+
+
+async def test_a_reply_over_the_size_bound_is_a_model_error(fake_api: tuple[FakeAPI, str]) -> None:
+    api, base = fake_api
+    before = len(api.requests)
+    async with chat_client(base) as client:
+        with pytest.raises(ModelError, match="larger than 16 MiB") as err:
+            await client.generate(req("__huge__", item="h-1"))
+    assert len(api.requests) == before + 1  # not retried
+    assert "demo-ds" in str(err.value) and "h-1" in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,51 @@ def test_user_code_sees_nothing_of_the_platform(tmp_path: Path, monkeypatch) -> 
     assert not (bundle / "pwned").exists()
 
 
+FORKS = r"""
+import multiprocessing, os, sys, time
+lock = multiprocessing.Lock()  # needs a writable /dev/shm
+started, refused = 0, 0
+for _ in range(int(sys.argv[1])):
+    try:
+        pid = os.fork()
+    except OSError:
+        refused += 1
+        continue
+    if pid == 0:
+        time.sleep(5)
+        os._exit(0)
+    started += 1
+print(started, refused)
+"""
+
+
+@needs_bwrap
+def test_user_code_has_shared_memory_and_a_process_limit(tmp_path: Path) -> None:
+    limit = 48
+    if os.geteuid() == 0:  # the limit counts every process of the sandbox uid on the host
+        limit += sum(
+            1
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and _owner(p) == SandboxSettings().uid
+        )
+    sandbox = Sandbox(SandboxSettings(max_processes=limit), tmp_path / "sbx")
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    sandbox.prepare(bundle)
+    argv, env, cwd = sandbox.command([sandbox.python, "-c", FORKS, str(limit + 20)])
+    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    started, refused = map(int, done.stdout.split())
+    assert 0 < started < limit and refused >= 20, (started, refused)
+
+
+def _owner(proc: Path) -> int | None:
+    try:
+        return proc.stat().st_uid
+    except OSError:
+        return None
+
+
 @needs_bwrap
 def test_paths_inside_and_out(tmp_path: Path) -> None:
     sandbox = Sandbox(SandboxSettings(), tmp_path / "sbx")
@@ -138,6 +183,7 @@ def test_missing_bubblewrap_is_a_clear_platform_error(tmp_path: Path) -> None:
         ({"FLAGEVAL_SANDBOX": "docker"}, "not one of bwrap, none"),
         ({"FLAGEVAL_SANDBOX_UID": "0"}, "unprivileged"),
         ({"FLAGEVAL_SANDBOX_GID": "x"}, "integers"),
+        ({"FLAGEVAL_SANDBOX_MAX_PROCESSES": "8"}, "at least 16"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:

@@ -17,6 +17,8 @@ neither. With ``FLAGEVAL_SANDBOX=bwrap`` (the default) a user process is started
   IPC and UTS namespaces, a new session, and ``--die-with-parent``;
 - a clean environment: nothing of the runner's (never the run token, the secret key, database,
   broker or storage URLs);
+- at most ``FLAGEVAL_SANDBOX_MAX_PROCESSES`` processes and threads of its uid (``prlimit``), no
+  core dumps, and a ``/dev/shm`` of its own;
 - its own unprivileged uid: when the platform runs as root, bwrap sets up the mounts as root
   and ``setpriv`` drops to ``FLAGEVAL_SANDBOX_UID``:``FLAGEVAL_SANDBOX_GID`` (default
   65534:65534, "nobody") with no capabilities, no supplementary groups and ``no_new_privs``;
@@ -68,6 +70,7 @@ ETC_FILES = (
 #: Variables of the runner's environment a user process may see (GPU selection only).
 PASSED_ENV = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
 SETPRIV = "/usr/bin/setpriv"
+PRLIMIT = "/usr/bin/prlimit"
 
 
 class SandboxError(Exception):
@@ -83,6 +86,7 @@ class SandboxSettings:
     uid: int = 65534
     gid: int = 65534
     bwrap: str = "bwrap"
+    max_processes: int = 8192
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> SandboxSettings:
@@ -96,11 +100,22 @@ class SandboxSettings:
         try:
             uid = int(env.get("FLAGEVAL_SANDBOX_UID") or 65534)
             gid = int(env.get("FLAGEVAL_SANDBOX_GID") or 65534)
+            nproc = int(env.get("FLAGEVAL_SANDBOX_MAX_PROCESSES") or 8192)
         except ValueError as exc:
-            raise SandboxError(f"FLAGEVAL_SANDBOX_UID/GID must be integers: {exc}") from None
+            raise SandboxError(
+                f"FLAGEVAL_SANDBOX_UID/GID/MAX_PROCESSES must be integers: {exc}"
+            ) from None
         if uid <= 0 or gid <= 0:
             raise SandboxError("FLAGEVAL_SANDBOX_UID/GID must name an unprivileged user (> 0)")
-        return cls(mode=mode, uid=uid, gid=gid, bwrap=env.get("FLAGEVAL_BWRAP") or "bwrap")
+        if nproc < 16:
+            raise SandboxError("FLAGEVAL_SANDBOX_MAX_PROCESSES must be at least 16")
+        return cls(
+            mode=mode,
+            uid=uid,
+            gid=gid,
+            bwrap=env.get("FLAGEVAL_BWRAP") or "bwrap",
+            max_processes=nproc,
+        )
 
 
 def _python_env() -> tuple[Path, Path]:
@@ -181,11 +196,9 @@ class Sandbox:
                 "installed on this machine (Debian/Ubuntu: apt-get install bubblewrap); an "
                 "operator may run user code unconfined with FLAGEVAL_SANDBOX=none (not recommended)"
             )
-        if self.as_root and not Path(SETPRIV).exists():
-            raise SandboxError(
-                f"the sandbox for user code could not be set up: {SETPRIV} (util-linux) is "
-                "missing, so user code cannot drop to an unprivileged uid"
-            )
+        for tool in (PRLIMIT, *((SETPRIV,) if self.as_root else ())):
+            if not Path(tool).exists():
+                raise SandboxError(f"the sandbox for user code needs {tool} (util-linux)")
         argv = self._bwrap_argv(["/bin/true"], {}, cwd="/", bundle=None)
         try:
             done = subprocess.run(
@@ -285,7 +298,8 @@ class Sandbox:
         out += ["--proc", "/proc", "--dev", "/dev"]
         for device in sorted(Path("/dev").glob("nvidia*")):
             out += ["--dev-bind", str(device), str(device)]
-        out += ["--perms", "1777", "--tmpfs", "/tmp"]
+        # /dev/shm for POSIX semaphores and shared memory (multiprocessing, DataLoader workers).
+        out += ["--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "1777", "--tmpfs", "/tmp"]
         if self._python_prefix != self._python_base:
             out += [*_searchable_parents(Path(ENV_MOUNT)), "--ro-bind", str(self._python_prefix)]
             out.append(ENV_MOUNT)
@@ -305,6 +319,8 @@ class Sandbox:
         for key, value in env.items():
             out += ["--setenv", key, value]
         out.append("--")
+        # A fork bomb stops at this many processes and threads of the sandbox uid.
+        out += [PRLIMIT, f"--nproc={s.max_processes}", "--core=0", "--"]
         if self.as_root:
             out += [
                 SETPRIV,

@@ -40,6 +40,9 @@ class ServiceSettings(Settings):
     )
     sandbox_uid: int = Field(default=65534, gt=0, description="Host uid of user code (as root).")
     sandbox_gid: int = Field(default=65534, gt=0, description="Host gid of user code (as root).")
+    sandbox_max_processes: int = Field(
+        default=8192, ge=16, description="Processes and threads user code may have at once."
+    )
     # -- kubernetes executor (the chart sets these) --------------------------------------------
     kubeconfig: str | None = Field(
         default=None, description="Path of a kubeconfig; unset: the in-cluster service account."

@@ -54,6 +54,10 @@ def describe(request: GenerationRequest) -> str:
     return f"dataset {request.dataset or '?'!r} item {request.item_id or '?'!r}"
 
 
+class ReplyTooLarge(ModelError):
+    """Internal: a reply over :data:`MAX_REPLY_BYTES` (named with its item by ``with_retries``)."""
+
+
 class RetryableError(Exception):
     """Internal: a failure worth retrying (5xx, 429, timeouts, connection errors)."""
 
@@ -97,6 +101,8 @@ async def with_retries(
         try:
             async with semaphore:
                 return await once()
+        except ReplyTooLarge as exc:
+            raise ModelError(f"{what} failed on {describe(request)}: {exc}") from exc
         except RetryableError as exc:
             last = str(exc)
             log.warning(
@@ -116,6 +122,10 @@ class Reply:
 
     status_code: int
     text: str
+
+
+#: The largest reply body a model server may send to one request.
+MAX_REPLY_BYTES = 16 << 20
 
 
 class JsonPoster:
@@ -154,7 +164,15 @@ class JsonPoster:
 
     async def post(self, url: str, body: dict[str, Any]) -> Reply:
         async with self._open().post(url, json=body) as resp:
-            raw = await resp.read()
+            # A model's reply is read up to a bound: a server that streams gigabytes would
+            # otherwise take the runner's memory down with it (a platform fault, refunded).
+            raw = bytearray()
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                raw += chunk
+                if len(raw) > MAX_REPLY_BYTES:
+                    raise ReplyTooLarge(
+                        f"the model's reply is larger than {MAX_REPLY_BYTES >> 20} MiB"
+                    )
             return Reply(resp.status, raw.decode("utf-8", errors="replace"))
 
     async def aclose(self) -> None:

@@ -130,6 +130,7 @@ class LocalExecutor(Executor):
                 "FLAGEVAL_SANDBOX": settings.sandbox,
                 "FLAGEVAL_SANDBOX_UID": str(settings.sandbox_uid),
                 "FLAGEVAL_SANDBOX_GID": str(settings.sandbox_gid),
+                "FLAGEVAL_SANDBOX_MAX_PROCESSES": str(settings.sandbox_max_processes),
             },
         )
 
