@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PACKAGES := libs/contracts libs/platform $(wildcard services/*) launcher
+PACKAGES := libs/contracts libs/datasets libs/platform $(wildcard services/*) launcher
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 PYTEST_ARGS ?=
 
@@ -63,7 +63,7 @@ test-fast: install services sandbox
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs/contracts/src libs/platform/src $(wildcard services/*/src) launcher/src
+	$(VENV)/bin/mypy libs/contracts/src libs/datasets/src libs/platform/src $(wildcard services/*/src) launcher/src
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -79,4 +79,4 @@ bench: install
 	@for b in bench/[!_]*.py; do [ -f "$$b" ] || continue; echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .ruff_cache .mypy_cache web/dist web/node_modules test-artifacts
+	rm -rf $(VENV) .data .pytest_cache .ruff_cache .mypy_cache .hypothesis web/dist web/node_modules test-artifacts

@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from flageval_runner.datasets.loader import Dataset, load_dataset
+from flageval_datasets.loader import Dataset, load_dataset
 from flageval_runner.harness import predictor
 from flageval_runner.protocols import (
     GenerationRequest,
@@ -231,7 +231,7 @@ async def run_harness(
 
 def bodies(protocol: str, dataset: Dataset) -> list[dict[str, Any]]:
     """The request bodies the harness sends, built before the clock starts."""
-    from flageval_runner.datasets.prompts import build_prompt
+    from flageval_runner.prompts import build_prompt
 
     func = NLPFuncClient("http://unused")
     chat = OpenAIChatClient("http://unused", model_name="bench")

@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flageval_datasets.loader import Item, load_demo_dataset
 from flageval_platform.testing import free_port
 from flageval_platform.testing import launched_platform as platform
-from flageval_runner.datasets.loader import Item, load_demo_dataset
 from flageval_runner.metrics import robustness as rb
 
 pytestmark = pytest.mark.e2e

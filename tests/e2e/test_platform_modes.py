@@ -461,7 +461,7 @@ def fake_chat_model(delay: float = 0.0) -> Iterator[str]:
     its gold option (after ``delay`` seconds); yields its URL."""
     import asyncio
 
-    from flageval_runner.datasets.loader import load_demo_dataset
+    from flageval_datasets.loader import load_demo_dataset
 
     gold = {item.input: item.label for item in load_demo_dataset("demo-en-choice").items}
     app = FastAPI()

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from flageval_contracts.enums import Role, UserStatus
+from flageval_datasets import load_dataset
 from flageval_eval_api.datasets import service as datasets_service
 from flageval_eval_api.datasets.models import RegisteredDataset
 from flageval_eval_api.main import definition
@@ -28,7 +29,6 @@ from flageval_platform.service import ServiceContext
 from flageval_platform.settings import Settings
 from flageval_platform.storage.local import presigned_router
 from flageval_platform.testing import eventually, running_platform, running_service
-from flageval_runner.datasets import load_dataset
 
 SECRET = "d" * 48
 ADMIN = Identity(uuid.uuid4(), "root", Role.ADMIN, UserStatus.APPROVED)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from flageval_runner.datasets import load_dataset, load_demo_dataset
+from flageval_datasets import load_dataset, load_demo_dataset
 from flageval_runner.metrics import robustness as rb
 from flageval_runner.metrics.scoring import (
     exact_match,

@@ -22,15 +22,15 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from flageval_datasets.loader import load_demo_dataset
 from flageval_platform.testing import served_in_thread
-from flageval_runner.datasets.loader import load_demo_dataset
 
 RUN_ID = "11111111-2222-3333-4444-555555555555"
 TOKEN = "run-token-secret-123"
 BUNDLE_TOKEN = "bundle-token-secret-456"
 API_KEY = "sk-platform-test-key-987"
 BUNDLE = Path(__file__).parent / "bundles" / "echo"
-DEMO = Path(__file__).parents[1] / "src" / "flageval_runner" / "demo_data"
+DEMO = Path(__file__).parents[3] / "libs" / "datasets" / "src" / "flageval_datasets" / "demo_data"
 
 
 def serve(app: FastAPI) -> Iterator[str]:

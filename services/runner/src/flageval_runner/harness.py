@@ -19,7 +19,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from flageval_runner.datasets.loader import (
+from flageval_datasets.loader import (
     Dataset,
     DatasetError,
     Item,

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from flageval_runner.datasets.loader import (
+from flageval_datasets.loader import (
     Dataset,
     DatasetError,
     demo_dataset_names,

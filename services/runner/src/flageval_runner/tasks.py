@@ -15,11 +15,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .datasets.card import Metric, Task
-from .datasets.loader import Dataset, Item
-from .datasets.prompts import build_prompt, format_choices
+from flageval_datasets.card import Metric, Task
+from flageval_datasets.loader import Dataset, Item
+
 from .metrics import robustness as rb
 from .metrics import scoring
+from .prompts import build_prompt, format_choices
 
 Predict = Callable[[str, Item], Awaitable[str]]
 

@@ -109,7 +109,7 @@ SAFETY_TASK_CATEGORY: dict[str, str] = {
 #: NLP datasets whose answers people grade (subjective; counts against the human-evaluation quota).
 SUBJECTIVE_DATASETS: frozenset[str] = frozenset({"chinese-open-qa", "demo-zh-openqa"})
 
-#: Datasets whose data ships with the runner (``flageval_runner/demo_data``), so the standalone
+#: Datasets whose data ships with the dataset library (``flageval_datasets/demo_data``), so the standalone
 #: platform evaluates something out of the box; a run finds them at source ``demo:<id>``.
 DEMO_DATASETS: frozenset[str] = frozenset(
     {"demo-en-choice", "demo-zh-choice", "demo-en-math", "demo-en-genqa", "demo-zh-openqa"}

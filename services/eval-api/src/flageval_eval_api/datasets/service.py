@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flageval_datasets import Dataset, DatasetCard, Task, check_items, compute_sha256
+from flageval_datasets.loader import LONE_SURROGATE, has_lone_surrogate
 from flageval_eval_api.catalog import seed
 from flageval_eval_api.datasets.models import RegisteredDataset, dataset_prefix
 from flageval_platform.db import Database
 from flageval_platform.errors import Conflict, PlatformError, Unprocessable
 from flageval_platform.storage import ObjectStore
-from flageval_runner.datasets import Dataset, DatasetCard, Task, check_items, compute_sha256
-from flageval_runner.datasets.loader import LONE_SURROGATE, has_lone_surrogate
 
 MAX_CARD_BYTES = 64 * 1024
 MAX_DATA_BYTES = 200 * 1024 * 1024

@@ -43,7 +43,7 @@ ALLOWED_METRICS: dict[Task, set[Metric]] = {
 
 class DatasetCard(BaseModel):
     """The card. ``prompt_template`` may use ``{input}`` and ``{choices}``; when absent
-    the default for (task, language) from :mod:`flageval_runner.datasets.prompts` applies."""
+    the default for (task, language) from :mod:`flageval_runner.prompts` applies."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -295,15 +295,15 @@ def load_dataset(card_json: bytes | str, data_jsonl: bytes | str) -> Dataset:
 
 
 def demo_dataset_names() -> list[str]:
-    """Names of the demo datasets shipped in ``flageval_runner/demo_data``."""
+    """Names of the demo datasets shipped in ``flageval_datasets/demo_data``."""
     from importlib.resources import files
 
-    root = files("flageval_runner").joinpath("demo_data")
+    root = files("flageval_datasets").joinpath("demo_data")
     return sorted(p.name for p in root.iterdir() if p.joinpath("card.json").is_file())
 
 
 def load_demo_dataset(name: str) -> Dataset:
     from importlib.resources import files
 
-    d = files("flageval_runner").joinpath("demo_data", name)
+    d = files("flageval_datasets").joinpath("demo_data", name)
     return load_dataset(d.joinpath("card.json").read_bytes(), d.joinpath("data.jsonl").read_bytes())

@@ -4,8 +4,8 @@ formatting ``A. …``, few-shot exemplars taken from the dataset's dev split."""
 
 from __future__ import annotations
 
-from .card import DatasetCard, Language, Task
-from .loader import LETTERS, Dataset, Item
+from flageval_datasets.card import DatasetCard, Language, Task
+from flageval_datasets.loader import LETTERS, Dataset, Item
 
 _CHOICE_EN = "Question: {input}\n{choices}\nAnswer:"
 _CHOICE_ZH = "问题：{input}\n{choices}\n答案："

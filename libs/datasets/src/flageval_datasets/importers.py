@@ -1,6 +1,6 @@
 """Importers from common public formats to the card + JSONL format (SPEC §6).
 
-    python -m flageval_runner.datasets.importers FORMAT IN OUT_DIR --name NAME --language en|zh
+    python -m flageval_datasets.importers FORMAT IN OUT_DIR --name NAME --language en|zh
         [--task T] [--metric M] [--few-shot N --dev DEV_IN] [--version V] [--prompt-template T]
 
 Formats:
@@ -271,7 +271,7 @@ def convert(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m flageval_runner.datasets.importers",
+        prog="python -m flageval_datasets.importers",
         description="Convert a public dataset format into a FlagEval card + JSONL.",
     )
     ap.add_argument("format", choices=FORMATS)

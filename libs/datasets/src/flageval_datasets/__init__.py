@@ -1,4 +1,6 @@
-"""Datasets: the card + JSONL format of SPEC §6, loading/validation, importers, prompts."""
+"""The platform's one dataset library (SPEC §6): the card + JSONL format, parsing with
+line-numbered errors, content hashing, the demo datasets and the importers of public formats.
+Used by eval-api (checking what admins register) and the runner (reading what runs evaluate)."""
 
 from .card import DatasetCard, Language, Metric, Task
 from .loader import (
@@ -13,7 +15,6 @@ from .loader import (
     load_dataset,
     load_demo_dataset,
 )
-from .prompts import build_prompt, format_choices
 
 __all__ = [
     "LETTERS",
@@ -25,11 +26,9 @@ __all__ = [
     "LineError",
     "Metric",
     "Task",
-    "build_prompt",
     "check_items",
     "compute_sha256",
     "demo_dataset_names",
-    "format_choices",
     "load_dataset",
     "load_demo_dataset",
 ]
