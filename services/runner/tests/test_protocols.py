@@ -254,6 +254,10 @@ class FakeAPI:
             return JSONResponse(self.reply("world"))
         if prompt == "__malformed_json__":
             return PlainTextResponse("<html>bad gateway page</html>")
+        if prompt == "__surrogates__":
+            raw = '{"choices": [{"index": 0, "message": {"role": "assistant", "content": '
+            raw += '"A\\ud800B\\ud83d\\ude00C"}, "finish_reason": "stop"}]}'
+            return Response(raw, media_type="application/json")
         if prompt == "__huge__":
             return PlainTextResponse("x" * (17 << 20))
         if prompt == "__no_choices__":
@@ -391,6 +395,18 @@ async def test_api_malformed_reply_fails_at_once(
             await client.generate(req(prompt, item="m-1"))
     assert len(api.requests) == before + 1  # not retried
     assert "demo-ds" in str(err.value) and "m-1" in str(err.value)
+
+
+async def test_lone_surrogates_in_a_reply_become_replacement_characters(
+    fake_api: tuple[FakeAPI, str],
+) -> None:
+    """A hostile model must not make the runner's reports unencodable (the platform refuses
+    lone surrogates, which would end the run as a platform fault); pairs stay as they are."""
+    _, base = fake_api
+    async with chat_client(base) as client:
+        out = await client.generate(req("__surrogates__"))
+    assert out.text == "A\ufffdB\U0001f600C"
+    out.text.encode("utf-8")  # encodable
 
 
 async def test_a_reply_over_the_size_bound_is_a_model_error(fake_api: tuple[FakeAPI, str]) -> None:

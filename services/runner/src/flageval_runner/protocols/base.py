@@ -200,6 +200,21 @@ async def post_json(
     except aiohttp.ClientError as exc:
         raise RetryableError(scrub(f"connection error: {type(exc).__name__}: {exc}")) from exc
     try:
-        return resp, json.loads(resp.text)
+        return resp, _valid_unicode(json.loads(resp.text))
     except (json.JSONDecodeError, ValueError):
         return resp, None
+
+
+def _valid_unicode(value: Any) -> Any:
+    """``value`` with every lone surrogate (a JSON ``\\ud800`` escape in a model's reply)
+    replaced by U+FFFD: what a model answers must never make the runner's own reports
+    unencodable (the platform refuses them, which would fail the run as the platform's fault)."""
+    if isinstance(value, str):
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    return value
