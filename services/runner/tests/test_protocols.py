@@ -29,6 +29,7 @@ from flageval_runner.protocols import (
     NLPFuncClient,
     OpenAIChatClient,
 )
+from flageval_runner.protocols.base import MAX_ANSWER_CHARS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -407,6 +408,11 @@ async def test_lone_surrogates_in_a_reply_become_replacement_characters(
         out = await client.generate(req("__surrogates__"))
     assert out.text == "A\ufffdB\U0001f600C"
     out.text.encode("utf-8")  # encodable
+
+
+def test_answers_are_kept_up_to_a_bound() -> None:
+    assert Generation(text="x" * (MAX_ANSWER_CHARS + 5)).text == "x" * MAX_ANSWER_CHARS
+    assert Generation(text="short").text == "short"
 
 
 async def test_a_reply_over_the_size_bound_is_a_model_error(fake_api: tuple[FakeAPI, str]) -> None:

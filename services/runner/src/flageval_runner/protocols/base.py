@@ -29,6 +29,11 @@ class GenerationRequest:
     dataset: str = ""  # for error messages
 
 
+#: The longest answer kept per item (far beyond any chain of thought); the rest is dropped so a
+#: model answering megabytes to every item cannot exhaust the runner's memory.
+MAX_ANSWER_CHARS = 256 * 1024
+
+
 @dataclass(frozen=True)
 class Generation:
     """The model's answer; ``refused`` marks a content-filter refusal counted as an answer."""
@@ -36,6 +41,10 @@ class Generation:
     text: str
     raw: dict[str, Any] = field(default_factory=dict)
     refused: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.text) > MAX_ANSWER_CHARS:
+            object.__setattr__(self, "text", self.text[:MAX_ANSWER_CHARS])
 
 
 class ModelError(Exception):
