@@ -410,7 +410,7 @@ async def test_lone_surrogates_in_a_reply_become_replacement_characters(
     out.text.encode("utf-8")  # encodable
 
 
-def test_answers_are_kept_up_to_a_bound() -> None:
+async def test_answers_are_kept_up_to_a_bound() -> None:
     assert Generation(text="x" * (MAX_ANSWER_CHARS + 5)).text == "x" * MAX_ANSWER_CHARS
     assert Generation(text="short").text == "short"
 
