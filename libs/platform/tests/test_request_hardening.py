@@ -138,6 +138,35 @@ async def test_lone_surrogates_in_json_are_422(client: httpx.AsyncClient, body: 
     assert reply.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"Y\xff\x039W",  # what the fuzzer sent: FastAPI answered an undocumented 400
+        b'{"description": "caf\xe9"}',  # Latin-1
+        b'{"description": "\xe4\xbd"}',  # a sequence cut short
+        b'{"description": "\xc0\xaf"}',  # an overlong encoding
+    ],
+)
+async def test_bodies_that_are_not_utf8_are_422(client: httpx.AsyncClient, body: bytes) -> None:
+    for content_type in ("application/json", "text/plain"):
+        reply = await client.post(
+            "/api/notes/a", content=body, headers={"content-type": content_type}
+        )
+        assert reply.status_code == 422, (body, content_type, reply.text)
+        assert reply.json() == {"detail": NOT_UTF8, "code": "validation_error"}
+
+
+def test_the_scanner_decodes_utf8_across_chunks() -> None:
+    text = '{"d": "caf\u00e9 \u4e2d\u6587 \U0001f600"}'.encode()
+    for cut in range(1, len(text)):
+        scanner = LoneSurrogateScanner()
+        assert scanner.feed(text[:cut], final=False) is None, cut
+        assert scanner.feed(text[cut:], final=True) is None, cut
+    scanner = LoneSurrogateScanner()
+    assert scanner.feed(text[:-3], final=False) is None
+    assert scanner.feed(b"", final=True) == NOT_UTF8  # it ended inside a character
+
+
 async def test_real_text_passes(client: httpx.AsyncClient) -> None:
     for body, expected in (
         (b'{"description": "\\ud83d\\ude00"}', "\U0001f600"),

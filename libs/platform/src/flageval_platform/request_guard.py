@@ -11,8 +11,9 @@
   surrogate) into a Python string that cannot be encoded again, and whatever later writes it
   (a database driver, a log line) fails with a 500. Every body a JSON parser may read
   (``application/json``, ``application/*+json``, and ``text/*`` for endpoints that parse by
-  hand) is scanned as it streams, and one with a lone surrogate (or in UTF-16/32, which
-  RFC 8259 rules out) is a ``422`` validation error. Bodies without a ``Content-Type`` are
+  hand) is scanned as it streams, and one with a lone surrogate, or not in strict UTF-8
+  (UTF-16/32, Latin-1 bytes, truncated sequences: RFC 8259 allows UTF-8 only) is a ``422``
+  validation error. Bodies without a ``Content-Type`` are
   not: FastAPI does not parse them as JSON, they are often binary (an object store ``PUT``),
   and an endpoint that parses one by hand calls :func:`check_json_text` on it.
   Form and binary bodies (``multipart/*``, ``application/octet-stream`` …) are not scanned.
@@ -27,6 +28,7 @@ exception there becomes "400 There was an error parsing the body").
 from __future__ import annotations
 
 import asyncio
+import codecs
 import re
 
 from starlette.exceptions import HTTPException
@@ -56,8 +58,21 @@ class LoneSurrogateScanner:
     def __init__(self) -> None:
         self._carry = b""
         self._started = False
+        # Strict UTF-8 as the bytes stream (FastAPI would answer invalid bytes with an
+        # undocumented "400 There was an error parsing the body").
+        self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
 
     def feed(self, data: bytes, *, final: bool) -> str | None:
+        problem = self._scan(data, final=final)
+        if problem is not None:
+            return problem
+        try:
+            self._utf8.decode(data, final=final)
+        except UnicodeDecodeError:
+            return NOT_UTF8
+        return None
+
+    def _scan(self, data: bytes, *, final: bool) -> str | None:
         buf = self._carry + data
         if not self._started:
             if len(buf) < 4 and not final:
