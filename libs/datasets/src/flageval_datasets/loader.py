@@ -23,10 +23,16 @@ _NUMBER_RE = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 
 @dataclass(frozen=True)
 class LineError:
-    line: int | None  # 1-based JSONL line; None = the card
+    line: int | None  # 1-based line; None = the card (or, with ``file``, the whole file)
     message: str
+    # The source file the line belongs to, for inputs of several files (an importer's folder:
+    # "test/anatomy_test.csv line 3: …"); None = the one JSONL data file.
+    file: str | None = None
 
     def __str__(self) -> str:
+        if self.file is not None:
+            where = self.file if self.line is None else f"{self.file} line {self.line}"
+            return f"{where}: {self.message}"
         return f"card: {self.message}" if self.line is None else f"line {self.line}: {self.message}"
 
 
