@@ -52,6 +52,13 @@ async def test_every_error_reply_of_the_protocol_is_documented(upload) -> None:
         ),
         ("post", CHUNKS, await upload.chunk(uuid.uuid4().hex, planned, 1, b"x")),
         ("post", OP_FILE, await upload.op("cp", token)),
+        (
+            "post",
+            OP_FILE,
+            await upload.client.post(
+                OP_FILE, content=b"command=ls", headers={"Content-Type": "multipart/form-data"}
+            ),
+        ),
         ("post", OP_FILE, await upload.op("ls", uuid.uuid4().hex)),
         ("post", OP_FILE, await upload.op("rm", token, "missing.bin")),
         ("post", OP_FILE, await upload.op("rm", token, "targets/labels.jsonl")),
@@ -67,3 +74,17 @@ async def test_every_error_reply_of_the_protocol_is_documented(upload) -> None:
         assert str(reply.status_code) in documented, (method, path, reply.status_code)
         content = documented[str(reply.status_code)]["content"]
         assert content["application/json"]["schema"] == ERROR_REF
+
+
+async def test_the_op_file_form_is_documented_as_the_cli_sends_it(upload) -> None:
+    """``ls``/``rm`` read their form by hand; the document describes it, so a client (or the
+    fuzzer) can build one, and the CLI's own form is accepted."""
+    doc = (await upload.client.get("/openapi.json")).json()
+    body = doc["paths"][OP_FILE]["post"]["requestBody"]
+    form = body["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form["properties"]["command"]["enum"] == ["ls", "rm"]
+    assert set(form["required"]) == {"command", "token"}
+    token = await upload.token()
+    reply = await upload.op("ls", token)  # the fields and encoding of the CLI's requests
+    assert reply.status_code == 200, reply.text
+    assert set(reply.json()) == {"results", "canSendTargets"}
