@@ -81,6 +81,25 @@ _CHUNK_BODY = {
         },
     }
 }
+_OP_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["command", "token"],
+                    "properties": {
+                        "command": {"type": "string", "enum": ["ls", "rm"]},
+                        "token": {"type": "string"},
+                        "src_path": {"type": "string"},
+                        "opt": {"type": "integer"},
+                    },
+                }
+            }
+        },
+    }
+}
 
 # What the protocol answers besides success (the platform documents their body): the token
 # decides (401 none, unknown or expired; 404 its bundle is gone; 409 the version is sealed).
@@ -103,6 +122,7 @@ _CHUNK_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _OP_FILE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_TOKEN_ERRORS,
+    400: {"description": "The form is malformed"},
     403: {"description": "Target files can be removed only with an admin's token"},
 }
 
@@ -215,7 +235,12 @@ def router(ctx: ServiceContext) -> APIRouter:
             await body.drain()
         return ChunkAccepted()
 
-    @api.post(OP_FILE_PATH, response_model=FileListing | Removed, responses=_OP_FILE_ERRORS)
+    @api.post(
+        OP_FILE_PATH,
+        response_model=FileListing | Removed,
+        responses=_OP_FILE_ERRORS,
+        openapi_extra=_OP_FILE_BODY,
+    )
     async def op_file(request: Request) -> Any:
         """``ls`` (``{"results", "canSendTargets"}``) and ``rm`` (``{"ret": 0}``)."""
         form = await request.form()
