@@ -414,7 +414,7 @@ def test_custom_image_is_reviewed_emailed_and_usable_in_an_evaluation(tmp_path: 
                         json={
                             "domain": "nlp",
                             "name": name,
-                            "datasets": ["mmlu"],
+                            "datasets": ["demo-en-choice"],
                             "deploy_mode": "private",
                             "private": {"image_id": image["id"], "card_type": card, "gpus": 1},
                         },

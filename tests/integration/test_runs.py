@@ -388,6 +388,21 @@ async def test_validation_run_shows_samples_and_is_not_charged(lite: Harness) ->
 
 @pytest.mark.parametrize("domain", ["audio", "safety"])
 async def test_audio_and_safety_have_no_validation(lite: Harness, domain: str) -> None:
+    from flageval_eval_api.datasets.models import RegisteredDataset
+
+    # Only datasets with data can be chosen (issue 14): attach a version to the ones used.
+    async with lite.api.ctx.db.transaction() as session:
+        for name, of, task in (
+            ("librispeech", "audio", "asr"),
+            ("flames", "safety", "a1-core-values"),
+        ):
+            session.add(
+                RegisteredDataset(
+                    name=name, version="1", seq=1, domain=of, task=task, card={}, size=1,
+                    dev_size=0, data_bytes=1, sha256="a" * 64, content_sha256="b" * 64,
+                    registered_by=ADMIN.user_id,
+                )
+            )  # fmt: skip
     if domain == "audio":
         body = {
             "domain": "audio",

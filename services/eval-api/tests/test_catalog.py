@@ -67,7 +67,18 @@ async def test_document_has_the_shape_of_spec_section_3(service) -> None:
         for dataset in domain["datasets"]:
             assert {"id", "name", "task", "language", "metric", "size", "version"} <= set(dataset)
             assert dataset["task"] in task_ids
-            assert isinstance(dataset["size"], int) and dataset["size"] > 0
+            # Honest: size, version and hash come from the data, and only where there is some.
+            assert {"has_data", "item_count", "versions", "content_sha256", "source_note"} <= set(
+                dataset
+            )
+            assert dataset["source_note"], dataset["id"]
+            if dataset["has_data"]:
+                assert isinstance(dataset["size"], int) and dataset["size"] > 0
+                assert dataset["item_count"] == dataset["size"] and dataset["version"]
+                assert len(dataset["content_sha256"]) == 64
+            else:
+                assert dataset["size"] is dataset["item_count"] is dataset["version"] is None
+                assert dataset["content_sha256"] is None
         for task in domain["tasks"]:
             assert set(task) == {"id", "name", "adaptation_methods", "datasets"}
             assert task["datasets"] and set(task["datasets"]) <= ids, task["id"]
@@ -104,6 +115,12 @@ async def test_document_has_the_shape_of_spec_section_3(service) -> None:
     assert {"mmlu", "c-eval", "gsm8k", "boolq", "hellaswag", "truthfulqa"} <= {
         d["id"] for d in domains["nlp"]["datasets"]
     }
+
+    # Out of the box only the demo datasets have data (README "Datasets").
+    with_data = {d["id"] for dom in domains.values() for d in dom["datasets"] if d["has_data"]}
+    assert with_data == set(seed.DEMO_DATASETS)
+    demo = next(d for d in domains["nlp"]["datasets"] if d["id"] == "demo-en-choice")
+    assert (demo["size"], demo["version"]) == (20, "1")
 
     # Safety: every dataset in one of the five TC260-003 categories, none of them empty.
     safety = domains["safety"]

@@ -142,8 +142,12 @@ async def test_admin_registers_a_dataset_and_an_evaluation_chooses_it(service) -
         "task": "knowledge",
         "language": "en",
         "metric": "accuracy",
+        "has_data": True,
         "size": 3,
+        "item_count": 3,
         "version": "1",
+        "versions": 1,
+        "source_note": "A tiny quiz.",
         "subjective": False,
         "registered": True,
         "sha256": sha,
@@ -158,14 +162,14 @@ async def test_admin_registers_a_dataset_and_an_evaluation_chooses_it(service) -
         json={
             "domain": "nlp",
             "name": "quiz-taker",
-            "datasets": ["team-quiz", "mmlu"],
+            "datasets": ["team-quiz", "demo-en-choice"],
             "deploy_mode": "api",
             "api": {"endpoint": "https://api.example.com/v1", "model_name": "m", "api_key": "k"},
         },
         headers=headers(ctx, USER),
     )
     assert evaluation.status_code == 201, evaluation.text
-    assert evaluation.json()["datasets"] == ["team-quiz", "mmlu"]
+    assert evaluation.json()["datasets"] == ["team-quiz", "demo-en-choice"]
 
 
 async def test_safety_and_open_qa_datasets_take_their_category_and_human_rating(service) -> None:
@@ -249,7 +253,8 @@ async def test_only_admins_register_datasets(service) -> None:
         ({"name": "q" * 65}, "name"),
         ({"name": 7}, "name"),
         ({"name": "team-quiz\n"}, "name"),  # `$` alone would match before the newline
-        ({"name": "mmlu"}, "name"),  # a built-in dataset
+        ({"name": "demo-en-choice"}, "name"),  # a demo dataset (ships its own data)
+        ({"name": "gsm8k"}, "metric"),  # a built-in dataset scored by exact-match
         ({"name": "demo-en-choice"}, "name"),
         ({"domain": ...}, "domain"),
         ({"domain": "music"}, "domain"),
@@ -510,7 +515,7 @@ async def test_a_run_gets_presigned_urls_of_the_current_version(tmp_path: Path, 
             json={
                 "domain": "nlp",
                 "name": "quiz-runner",
-                "datasets": ["team-quiz", "demo-en-choice", "mmlu"],
+                "datasets": ["team-quiz", "demo-en-choice"],
                 "deploy_mode": "api",
                 "api": {"endpoint": "https://llm.example.org/v1", "model_name": "m"},
             },
@@ -533,7 +538,6 @@ async def test_a_run_gets_presigned_urls_of_the_current_version(tmp_path: Path, 
         assert spec.status_code == 200, spec.text
         sources = {d["dataset"]: d["source"] for d in spec.json()["datasets"]}
         assert sources["demo-en-choice"] == {"type": "demo", "name": "demo-en-choice"}
-        assert sources["mmlu"] is None
         source = sources["team-quiz"]
         assert set(source) == {"type", "card_url", "data_url"} and source["type"] == "url"
         assert "datasets/team-quiz/1/card.json" in source["card_url"]

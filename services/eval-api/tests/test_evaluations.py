@@ -227,9 +227,11 @@ BAD: list[tuple[str, Any, str]] = [
 
 
 @pytest.fixture
-async def service(database, tmp_path: Path):
+async def service(database, tmp_path: Path, attach_data):
     settings = Settings(data_dir=tmp_path, secret_key=SECRET)
     async with running_service(definition, settings, database=database) as running:
+        # Every built-in dataset has data here (tests/test_dataset_data.py covers those without).
+        await attach_data(running.ctx.db)
         for image_id in (PRESET_NLP, PRESET_CV, PRESET_AUDIO):
             await announce_image(running.bus, image_id, owner=None)
         await running.bus.join()

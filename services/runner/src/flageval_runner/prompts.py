@@ -75,6 +75,26 @@ def exemplar_answer(card: DatasetCard, item: Item) -> str:
     return item.gold_references[0] if item.gold_references else ""
 
 
+def _subject(item: Item) -> str | None:
+    subject = (item.meta or {}).get("subject")
+    return subject.strip() if isinstance(subject, str) and subject.strip() else None
+
+
+def exemplars(dataset: Dataset, item: Item) -> list[Item]:
+    """The ``few_shot`` dev items shown before ``item``: for an item with a subject
+    (``meta.subject``: MMLU, CMMLU, C-Eval), the dev items of the same subject, as those
+    benchmarks prescribe; the whole dev split when it has none of that subject."""
+    k = dataset.card.few_shot
+    if k <= 0:
+        return []
+    subject = _subject(item)
+    if subject is not None:
+        same = [ex for ex in dataset.dev if _subject(ex) == subject]
+        if same:
+            return same[:k]
+    return list(dataset.dev[:k])
+
+
 def build_prompt(dataset: Dataset, item: Item, input_text: str | None = None) -> str:
     """Instruction (default templates only) + ``few_shot`` dev exemplars + the question."""
     card = dataset.card
@@ -82,7 +102,7 @@ def build_prompt(dataset: Dataset, item: Item, input_text: str | None = None) ->
     parts: list[str] = []
     if card.prompt_template is None and (card.task, card.language) in INSTRUCTIONS:
         parts.append(INSTRUCTIONS[(card.task, card.language)])
-    for ex in dataset.dev[: card.few_shot]:
+    for ex in exemplars(dataset, item):
         parts.append(render(card, ex) + sep + exemplar_answer(card, ex))
     parts.append(render(card, item, input_text))
     return "\n\n".join(parts)

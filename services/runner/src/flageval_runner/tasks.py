@@ -65,6 +65,52 @@ def score_item(dataset: Dataset, item: Item, prediction: str) -> dict[str, float
     return out
 
 
+#: The runner ↔ scheduler channel carries at most this many metrics per dataset, names of at
+#: most :data:`MAX_METRIC_NAME` characters (``RunnerEvent.metrics`` in the scheduler).
+MAX_METRICS = 64
+MAX_METRIC_NAME = 64
+
+
+def subject_of(item: Item) -> str | None:
+    """The item's subject (``meta.subject``, set by the MMLU/CMMLU/C-Eval importers), if any."""
+    subject = (item.meta or {}).get("subject")
+    return subject.strip() if isinstance(subject, str) and subject.strip() else None
+
+
+def subject_metrics(
+    metric: str, items: Sequence[Item], scores: Sequence[float | None], *, room: int
+) -> dict[str, float]:
+    """Per-subject roll-up of the card metric when every evaluated item has a subject.
+
+    ``<metric>_micro`` is the mean over all items (what MMLU's own ``evaluate.py`` prints and
+    what lm-evaluation-harness ≥ 0.4 reports for the ``mmlu`` group), ``<metric>_macro`` the
+    unweighted mean of the subjects' means (what the original Open LLM Leaderboard reported),
+    and ``<metric>/<subject>`` each subject's mean. The card metric itself stays the micro
+    mean. Per-subject entries are added only when all of them fit in ``room`` (the channel's
+    metric limit); otherwise only the two averages are (CMMLU has 67 subjects).
+    """
+    subjects = [subject_of(it) for it in items]
+    if not items or any(s is None for s in subjects):
+        return {}
+    by_subject: dict[str, list[float | None]] = {}
+    for subject, score in zip(subjects, scores, strict=True):
+        by_subject.setdefault(str(subject), []).append(score)
+    means = {s: scoring.mean(v) for s, v in sorted(by_subject.items())}
+    present = [m for m in means.values() if m is not None]
+    micro = scoring.mean(scores)
+    if micro is None or not present:
+        return {}
+    out = {f"{metric}_micro": micro, f"{metric}_macro": sum(present) / len(present)}
+    per_subject = {
+        f"{metric}/{s}": m
+        for s, m in means.items()
+        if m is not None and len(f"{metric}/{s}") <= MAX_METRIC_NAME
+    }
+    if len(out) + len(per_subject) <= room:
+        out.update(per_subject)
+    return out
+
+
 def primary_score(dataset: Dataset, scores: dict[str, float] | None) -> float | None:
     if scores is None:
         return None
@@ -217,6 +263,15 @@ async def evaluate_dataset(
     robust = scoring.mean(r["robust_score"] for r in per_item) if use_rb else None
     if robust is not None:
         metrics["robustness"] = robust
+    if not human:
+        metrics.update(
+            subject_metrics(
+                dataset.card.metric.value,
+                todo,
+                [r["score"] for r in per_item],
+                room=MAX_METRICS - len(metrics),
+            )
+        )
     return DatasetResult(
         dataset=dataset.name,
         task=dataset.card.task.value,

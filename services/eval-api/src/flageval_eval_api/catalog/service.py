@@ -5,6 +5,12 @@ Built-in datasets and tasks come from :mod:`flageval_eval_api.catalog.seed` (bui
 once, at import); card types and the datasets administrators registered
 (:mod:`flageval_eval_api.datasets`, current version of each) are rows, so :func:`load_catalog`
 costs two small queries.
+
+The catalog is honest about data: a dataset's size, version and content hash come from its data
+(the current registered version, or the demo data shipped with the platform), never from
+constants, and ``has_data`` says whether a run could read it. Every dataset is listed, with or
+without data, so the console can grey out (admins) or hide (users) the ones without; creating
+an evaluation or starting a run on one is refused (README "Datasets").
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flageval_datasets import load_demo_dataset
 from flageval_eval_api.catalog import seed
 from flageval_eval_api.catalog.models import CardTypeRow
 from flageval_eval_api.datasets import service as registered
@@ -40,8 +47,10 @@ class Dataset:
     task: str
     language: str
     metric: str
-    size: int
-    version: str
+    #: Items evaluated by the current version; None without data.
+    size: int | None
+    #: The current version; None without data.
+    version: str | None
     #: TC260-003 category ``A1``..``A5`` (safety only), else None.
     category: str | None
     #: Graded by people (NLP "Chinese open QA"): counts against the human-evaluation quota.
@@ -54,6 +63,15 @@ class Dataset:
     content_sha256: str | None = None
     #: Where a run's runner finds the data: ``demo:<id>``, an object-key prefix, or None.
     source: str | None = None
+    #: Where the data comes from and its license (built-ins: ``seed.SOURCE_NOTES``).
+    source_note: str | None = None
+    #: Registered versions (old ones stay readable for reproducibility and resumed runs).
+    versions: int = 0
+
+    @property
+    def has_data(self) -> bool:
+        """Whether a run can read this dataset (demo data or a registered version)."""
+        return self.source is not None
 
 
 @dataclass(frozen=True)
@@ -101,11 +119,17 @@ def _build_domains() -> dict[str, DomainCatalog]:
     """The code-defined part of the catalog, checked for consistency."""
     datasets: dict[str, dict[str, Dataset]] = {d: {} for d in seed.DOMAINS}
     seen: set[str] = set()
-    for domain, id_, name, task, language, metric, size, version in seed.DATASETS:
+    for domain, id_, name, task, language, metric in seed.DATASETS:
         if id_ in seen:
             raise ValueError(f"dataset id {id_!r} is used twice")
         seen.add(id_)
         category = seed.SAFETY_TASK_CATEGORY[task] if domain == "safety" else None
+        size = version = content_sha256 = source = None
+        if id_ in seed.DEMO_DATASETS:
+            # Small files shipped with the library: their facts are read once, at import.
+            demo = load_demo_dataset(id_)
+            size, version = len(demo.items), demo.card.version
+            content_sha256, source = demo.content_sha256, f"demo:{id_}"
         datasets[domain][id_] = Dataset(
             id=id_,
             name=name,
@@ -117,7 +141,9 @@ def _build_domains() -> dict[str, DomainCatalog]:
             version=version,
             category=category,
             subjective=id_ in seed.SUBJECTIVE_DATASETS,
-            source=f"demo:{id_}" if id_ in seed.DEMO_DATASETS else None,
+            content_sha256=content_sha256,
+            source=source,
+            source_note=seed.SOURCE_NOTES.get(id_),
         )
     tasks: dict[str, dict[str, Task]] = {d: {} for d in seed.DOMAINS}
     for domain, id_, name, methods in seed.TASKS:
@@ -156,7 +182,7 @@ def _card_type(row: CardTypeRow) -> CardType:
     )
 
 
-def _registered_dataset(row: RegisteredDataset) -> Dataset:
+def _registered_dataset(row: RegisteredDataset, versions: int) -> Dataset:
     card = row.card
     return Dataset(
         id=row.name,
@@ -173,17 +199,44 @@ def _registered_dataset(row: RegisteredDataset) -> Dataset:
         sha256=row.sha256,
         content_sha256=row.content_sha256,
         source=row.prefix,
+        source_note=str(card.get("description") or "") or None,
+        versions=versions,
     )
 
 
-def _merge_registered(domains: dict[str, DomainCatalog], rows: list[RegisteredDataset]) -> None:
-    """Add registered datasets to their domain and task (rows naming a domain or task the
-    catalog no longer has, or a built-in id, are left out)."""
-    for row in rows:
+def _attach_data(builtin: Dataset, row: RegisteredDataset, versions: int) -> Dataset:
+    """A built-in dataset with the data an administrator attached (its current version)."""
+    return dataclasses.replace(
+        builtin,
+        size=row.size,
+        version=row.version,
+        sha256=row.sha256,
+        content_sha256=row.content_sha256,
+        source=row.prefix,
+        versions=versions,
+    )
+
+
+def _merge_registered(
+    domains: dict[str, DomainCatalog], rows: dict[str, list[RegisteredDataset]]
+) -> None:
+    """Attach registered data to built-in datasets and add the other registered datasets to
+    their domain and task (rows naming a domain or task the catalog no longer has, or a
+    built-in id under another domain or task, are left out). ``rows``: name → its versions,
+    newest first."""
+    for name, versions in rows.items():
+        row = versions[0]
         domain = domains.get(row.domain)
-        if domain is None or row.task not in domain.tasks or row.name in domain.datasets:
+        if domain is None or row.task not in domain.tasks:
             continue
-        domain.datasets[row.name] = _registered_dataset(row)
+        builtin = domain.datasets.get(name)
+        if builtin is not None:
+            if not builtin.registered and builtin.task == row.task:
+                domain.datasets[name] = _attach_data(builtin, row, len(versions))
+            continue
+        if any(name in d.datasets for d in domains.values()):
+            continue
+        domain.datasets[row.name] = _registered_dataset(row, len(versions))
         task = domain.tasks[row.task]
         domain.tasks[row.task] = dataclasses.replace(task, datasets=(*task.datasets, row.name))
 
@@ -201,7 +254,7 @@ async def load_catalog(*, session: AsyncSession) -> Catalog:
         )
         for name, d in _DOMAINS.items()
     }
-    _merge_registered(domains, await registered.current_versions(session))
+    _merge_registered(domains, await registered.versions_by_name(session))
     return Catalog(
         domains=domains,
         card_types=card_types,
@@ -233,16 +286,21 @@ def _dataset_document(dataset: Dataset) -> dict[str, Any]:
         "task": dataset.task,
         "language": dataset.language,
         "metric": dataset.metric,
+        "has_data": dataset.has_data,
+        # size and item_count: the same number (size is SPEC §3's name), None without data.
         "size": dataset.size,
+        "item_count": dataset.size,
         "version": dataset.version,
+        "versions": dataset.versions,
+        "content_sha256": dataset.content_sha256,
+        "source_note": dataset.source_note,
         "subjective": dataset.subjective,
         "registered": dataset.registered,
     }
     if dataset.category is not None:
         doc["category"] = dataset.category
-    if dataset.registered:
+    if dataset.sha256 is not None:
         doc["sha256"] = dataset.sha256
-        doc["content_sha256"] = dataset.content_sha256
     return doc
 
 
@@ -290,3 +348,20 @@ def catalog_document(catalog: Catalog) -> dict[str, Any]:
         ],
         "model_types": list(catalog.model_types),
     }
+
+
+async def dataset_states(*, session: AsyncSession) -> list[dict[str, Any]]:
+    """``GET /api/admin/datasets``: every catalog dataset (built-in or registered) with its
+    data state and every registered version, newest first."""
+    by_name = await registered.versions_by_name(session)
+    catalog = await load_catalog(session=session)
+    out = []
+    for domain in catalog.domains.values():
+        for dataset in domain.datasets.values():
+            doc = _dataset_document(dataset)
+            doc["domain"] = domain.domain
+            doc["builtin"] = not dataset.registered
+            doc["demo"] = dataset.id in seed.DEMO_DATASETS
+            doc["versions"] = [registered.version_document(r) for r in by_name.get(dataset.id, [])]
+            out.append(doc)
+    return out

@@ -5,6 +5,11 @@ and record the version.
 The card is the runner's card unchanged. Which *catalog* task the dataset belongs to is not a
 card field (the card's ``task`` is the harness task type, e.g. ``choice_qa``, and the runner
 rejects unknown card fields), so it is given beside the card: the ``catalog_task`` form field.
+
+A card named after a built-in dataset (``mmlu``) attaches data to it: its domain, catalog task
+(defaulted when left out) and metric must be the built-in's. Demo datasets ship their own data
+and cannot be replaced. Every registration is a new version that becomes the current one; old
+versions stay stored and readable (results record the version they used).
 """
 
 from __future__ import annotations
@@ -17,11 +22,20 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flageval_datasets import Dataset, DatasetCard, Task, check_items, compute_sha256
+from flageval_datasets import (
+    Dataset,
+    DatasetCard,
+    DatasetError,
+    Language,
+    Task,
+    check_items,
+    compute_sha256,
+    importers,
+)
 from flageval_datasets.loader import LONE_SURROGATE, has_lone_surrogate
 from flageval_eval_api.catalog import seed
 from flageval_eval_api.datasets.models import RegisteredDataset, dataset_prefix
@@ -40,7 +54,20 @@ REQUIRED_CARD_FIELDS = ("name", "domain", "task", "language", "metric", "few_sho
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_BUILTIN_IDS = frozenset(row[1] for row in seed.DATASETS)
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    domain: str
+    task: str
+    metric: str
+
+
+#: Built-in catalog ids → what data attached to them must match.
+BUILTINS: dict[str, BuiltinDataset] = {
+    id_: BuiltinDataset(domain, task, metric)
+    for domain, id_, _name, task, _language, metric in seed.DATASETS
+}
 _DOMAIN_TASKS: dict[str, tuple[str, ...]] = {
     domain: tuple(t for d, t, _name, _methods in seed.TASKS if d == domain)
     for domain in seed.DOMAINS
@@ -58,10 +85,15 @@ class Problem:
     message: str
     field: str | None = None
     line: int | None = None
+    #: The imported file the line belongs to (imports of a folder or archive), else None.
+    file: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         if self.source == "data":
-            return {"source": "data", "line": self.line, "message": self.message}
+            doc: dict[str, Any] = {"source": "data", "line": self.line, "message": self.message}
+            if self.file is not None:
+                doc["file"] = self.file
+            return doc
         return {"source": self.source, "field": self.field, "message": self.message}
 
 
@@ -213,8 +245,8 @@ def check_card(
                 "name",
                 "must be 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit",
             )
-        elif name in _BUILTIN_IDS:
-            flag("name", f"{name!r} is a built-in dataset of the catalog")
+        elif name in seed.DEMO_DATASETS:
+            flag("name", f"{name!r} is a demo dataset: its data ships with the platform")
     version = raw.get("version")
     if "version" in raw and (not isinstance(version, str) or not _VERSION_RE.fullmatch(version)):
         flag(
@@ -234,15 +266,64 @@ def check_card(
         card = DatasetCard.model_validate(raw)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, flagged))
+    builtin = BUILTINS.get(name) if isinstance(name, str) else None
+    if card is not None and builtin is not None:
+        problems.extend(_check_builtin(str(name), builtin, card))
     card_ok = not problems
     problems.extend(_check_catalog_task(domain, catalog_task))
+    if builtin is not None and catalog_task and catalog_task != builtin.task:
+        problems.append(
+            Problem(
+                "form",
+                f"the built-in dataset {name!r} belongs to task {builtin.task!r}",
+                "catalog_task",
+            )
+        )
     return (card if card_ok else None), problems
+
+
+def _check_builtin(name: str, builtin: BuiltinDataset, card: DatasetCard) -> list[Problem]:
+    """Data attached to a built-in dataset must fit its catalog entry."""
+    problems = []
+    if card.domain != builtin.domain:
+        problems.append(
+            Problem(
+                "card",
+                f"the built-in dataset {name!r} is a {builtin.domain} dataset",
+                field="domain",
+            )
+        )
+    metric = catalog_metric(card.model_dump(mode="json"))
+    if metric != builtin.metric:
+        problems.append(
+            Problem(
+                "card",
+                f"the built-in dataset {name!r} is scored by {builtin.metric!r}; this card's "
+                f"metric gives {metric!r}",
+                field="metric",
+            )
+        )
+    return problems
+
+
+def default_catalog_task(card_bytes: bytes, catalog_task: str | None) -> str | None:
+    """``catalog_task`` as given, or the built-in's task for a card named after one."""
+    if catalog_task:
+        return catalog_task
+    try:
+        raw = json.loads(card_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return catalog_task
+    name = raw.get("name") if isinstance(raw, dict) else None
+    builtin = BUILTINS.get(name) if isinstance(name, str) else None
+    return builtin.task if builtin is not None else catalog_task
 
 
 def validate_upload(card_bytes: bytes, data_bytes: bytes, catalog_task: str | None) -> ValidUpload:
     """Check everything (CPU-bound: run it in a thread); :class:`DatasetRejected` lists every
     problem of the card, the form and each data line."""
     check_sizes(card_bytes, data_bytes)
+    catalog_task = default_catalog_task(card_bytes, catalog_task)
     card, problems = check_card(card_bytes, catalog_task)
     items: list[Any] = []
     dev: list[Any] = []
@@ -267,6 +348,119 @@ def validate_upload(card_bytes: bytes, data_bytes: bytes, catalog_task: str | No
         sha256=hashlib.sha256(data_bytes).hexdigest(),
         content_sha256=compute_sha256(loaded.card_bytes(), loaded.data_bytes()),
     )
+
+
+#: An import's upload (the public file or archive) is bounded like registered data.
+MAX_IMPORT_BYTES = MAX_DATA_BYTES
+#: The card's bound on few-shot exemplars.
+MAX_FEW_SHOT = 25
+
+
+@dataclass(frozen=True)
+class ImportForm:
+    """``POST /api/admin/datasets/import``'s fields, as sent (checked by :func:`check_import`)."""
+
+    format: str | None
+    dataset: str | None
+    language: str | None
+    version: str | None = None
+    few_shot: str | None = None
+    catalog_task: str | None = None
+    #: The split to evaluate where the format offers several (e.g. MMLU ``val``).
+    split: str | None = None
+
+
+def check_import(form: ImportForm) -> list[Problem]:
+    """Every problem of the import form's fields (the file is checked by the importer)."""
+    problems = []
+    if not form.format:
+        problems.append(
+            Problem("form", f"required: one of {', '.join(importers.FORMATS)}", "format")
+        )
+    elif form.format not in importers.FORMATS:
+        problems.append(
+            Problem(
+                "form",
+                f"unknown format {form.format!r}: one of {', '.join(importers.FORMATS)}",
+                "format",
+            )
+        )
+    if not form.dataset:
+        problems.append(Problem("form", "required: the catalog id of the dataset", "dataset"))
+    elif not _NAME_RE.fullmatch(form.dataset):
+        problems.append(
+            Problem(
+                "form",
+                "must be 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit",
+                "dataset",
+            )
+        )
+    languages = [lang.value for lang in Language]
+    if form.language not in languages:
+        problems.append(Problem("form", f"required: one of {', '.join(languages)}", "language"))
+    if form.version is not None and not _VERSION_RE.fullmatch(form.version):
+        problems.append(
+            Problem(
+                "form",
+                "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a "
+                "letter or digit",
+                "version",
+            )
+        )
+    if form.few_shot is not None and not (
+        form.few_shot.isascii() and form.few_shot.isdigit() and int(form.few_shot) <= MAX_FEW_SHOT
+    ):
+        problems.append(Problem("form", f"must be an integer from 0 to {MAX_FEW_SHOT}", "few_shot"))
+    return problems
+
+
+def import_upload(form: ImportForm, payload: bytes, version: str) -> ValidUpload:
+    """Convert a public file or archive with the dataset library's importer, then check the
+    result exactly as a registration (CPU-bound: run it in a thread). :class:`DatasetRejected`
+    lists every problem, each data problem with its file and line."""
+    if len(payload) > MAX_IMPORT_BYTES:
+        raise DatasetTooLarge(
+            Problem("form", f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+        )
+    problems = check_import(form)
+    if problems:
+        raise DatasetRejected(problems)
+    assert form.format and form.dataset and form.language
+    try:
+        card_bytes, data_bytes, _dataset = importers.convert_upload(
+            form.format,
+            payload,
+            name=form.dataset,
+            language=form.language,
+            version=version,
+            few_shot=int(form.few_shot) if form.few_shot is not None else None,
+            split=form.split,
+        )
+    except DatasetError as exc:
+        raise DatasetRejected(
+            [
+                Problem("card", e.message)
+                if e.line is None and e.file is None
+                else Problem("data", e.message, line=e.line, file=e.file)
+                for e in exc.errors
+            ]
+        ) from exc
+    except ValueError as exc:  # what the importer refuses outright (e.g. a split it lacks)
+        raise DatasetRejected(
+            [Problem("form", str(exc), "split" if form.split else "format")]
+        ) from exc
+    return validate_upload(card_bytes, data_bytes, form.catalog_task)
+
+
+async def next_version(*, db: Database, name: str) -> str:
+    """The version an import gets when none is given: one more than the versions so far."""
+    async with db.transaction() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(RegisteredDataset)
+            .where(RegisteredDataset.name == name)
+        )
+    return str((count or 0) + 1)
 
 
 async def register(
@@ -335,15 +529,33 @@ async def register(
     return row
 
 
-async def current_versions(session: AsyncSession) -> list[RegisteredDataset]:
-    """The current (latest registered) version of every registered dataset, by name."""
+async def versions_by_name(session: AsyncSession) -> dict[str, list[RegisteredDataset]]:
+    """Every registered version, by dataset name, newest (the current one) first."""
     rows = await session.scalars(
         select(RegisteredDataset).order_by(RegisteredDataset.name, RegisteredDataset.seq.desc())
     )
-    current: dict[str, RegisteredDataset] = {}
+    by_name: dict[str, list[RegisteredDataset]] = {}
     for row in rows:
-        current.setdefault(row.name, row)
-    return list(current.values())
+        by_name.setdefault(row.name, []).append(row)
+    return by_name
+
+
+async def current_versions(session: AsyncSession) -> list[RegisteredDataset]:
+    """The current (latest registered) version of every registered dataset, by name."""
+    return [versions[0] for versions in (await versions_by_name(session)).values()]
+
+
+def version_document(row: RegisteredDataset) -> dict[str, Any]:
+    """One version in ``GET /api/admin/datasets``."""
+    return {
+        "version": row.version,
+        "item_count": row.size,
+        "dev_count": row.dev_size,
+        "content_sha256": row.content_sha256,
+        "sha256": row.sha256,
+        "registered_at": row.registered_at.isoformat(),
+        "registered_by": str(row.registered_by),
+    }
 
 
 def is_subjective(card: dict[str, Any]) -> bool:

@@ -98,6 +98,10 @@ def _model_types(catalog: Catalog, domain: Domain) -> tuple[str, ...]:
     return catalog.domains[domain].model_types or catalog.model_types
 
 
+def _no_data(dataset: str) -> str:
+    return f"dataset '{dataset}' has no data yet"
+
+
 class _Checker:
     """Collects every problem of one evaluation, so a reply names them all at once."""
 
@@ -163,6 +167,8 @@ class _Checker:
                 self.problem(
                     ("datasets", i), f"'{dataset}' is not a {label} dataset ({CATALOG_HINT})"
                 )
+            elif not known[dataset].has_data:
+                self.problem(("datasets", i), _no_data(dataset))
             seen.add(dataset)
         return list(chosen)
 
@@ -205,7 +211,14 @@ class _Checker:
                     ("tasks", i, "adaptation_method"),
                     f"only CV tasks take an adaptation method, not {label} ones",
                 )
-            datasets = list(task.datasets)
+            # A task without a dataset list means all of its datasets that have data.
+            datasets = [d for d in task.datasets if self.domain_catalog.datasets[d].has_data]
+            if choice.datasets is None and not datasets:
+                self.problem(
+                    ("tasks", i, "task"),
+                    f"task '{task.id}' has no dataset with data yet: "
+                    + "; ".join(_no_data(d) for d in task.datasets),
+                )
             if choice.datasets is not None:
                 datasets = self._task_datasets(i, task.id, tuple(task.datasets), choice.datasets)
             resolved.append({"task": task.id, "adaptation_method": method, "datasets": datasets})
@@ -229,6 +242,8 @@ class _Checker:
                     ("tasks", i, "datasets", j),
                     f"'{dataset}' is not a dataset of task '{task_id}': one of {_quoted(offered)}",
                 )
+            elif not self.domain_catalog.datasets[dataset].has_data:
+                self.problem(("tasks", i, "datasets", j), _no_data(dataset))
             seen.add(dataset)
         return list(chosen)
 

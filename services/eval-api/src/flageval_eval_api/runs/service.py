@@ -194,6 +194,17 @@ async def _plan(
     steps = _steps(evaluation, domain)
     if not steps:
         raise Unprocessable("This evaluation has no datasets to run.", code="no_datasets")
+    # Checked again here, before anything is charged: data may never have been attached to a
+    # dataset chosen before this check existed, or the dataset may have left the catalog.
+    without = [s.dataset for s in steps if s.source is None]
+    if without:
+        raise Unprocessable(
+            "The platform has no data for "
+            + ", ".join(f"dataset '{d}'" for d in without)
+            + " yet; edit the evaluation to choose datasets that have data.",
+            code="dataset_without_data",
+            datasets=without,
+        )
     bundle = image = None
     if evaluation.deploy_mode == "private":
         bundle = await _pinned_bundle(session, evaluation.id)
@@ -445,12 +456,15 @@ def _failure(run: Run) -> dict[str, Any] | None:
 
 
 def task_averages(rows: list[RunDatasetRow]) -> dict[str, dict[str, float]]:
-    """Per task, the mean of each numeric metric over its succeeded datasets."""
+    """Per task, the mean of each numeric metric over its succeeded datasets (per-subject
+    breakdowns such as ``accuracy/anatomy`` stay with their dataset)."""
     sums: dict[str, dict[str, list[float]]] = {}
     for row in rows:
         if row.status != "succeeded":
             continue
         for name, value in (row.metrics or {}).items():
+            if "/" in name:
+                continue
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 sums.setdefault(row.task, {}).setdefault(name, []).append(float(value))
     return {
