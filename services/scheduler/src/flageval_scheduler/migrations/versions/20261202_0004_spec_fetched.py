@@ -15,8 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("jobs") as batch:
-        batch.add_column(sa.Column("spec_fetched_attempt", sa.Integer, nullable=True))
+    # A plain ADD COLUMN on both databases (no table rebuild on SQLite).
+    op.add_column("jobs", sa.Column("spec_fetched_attempt", sa.Integer, nullable=True))
 
 
 def downgrade() -> None:
