@@ -211,12 +211,15 @@ async def test_the_runner_gets_a_minimal_environment(
     assert env["FLAGEVAL_RUN_TOKEN"] == "tok-123"
     assert env["FLAGEVAL_WORK_DIR"] == str(tmp_path / "runs" / str(j.run_id) / "attempt-1")
     assert env["PYTHONUNBUFFERED"] == "1"
+    # Media datasets are cached per version for every run of this platform.
+    assert env["FLAGEVAL_DATASET_CACHE"] == str(tmp_path / "dataset-cache")
     assert {k for k in env if k.startswith("FLAGEVAL_")} == {
         "FLAGEVAL_PROGRESS_URL",
         "FLAGEVAL_RUN_ID",
         "FLAGEVAL_RUN_ATTEMPT",
         "FLAGEVAL_RUN_TOKEN",
         "FLAGEVAL_WORK_DIR",
+        "FLAGEVAL_DATASET_CACHE",
     }
 
 

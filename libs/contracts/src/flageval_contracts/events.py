@@ -83,6 +83,21 @@ class BundleReady(_Payload):
     files: list[BundleFile] = Field(default_factory=list)
 
 
+class DatasetUploadReady(_Payload):
+    """A media dataset upload is complete: every file is in, with its size and sha256, and its
+    layout (``card.json`` and ``manifest.jsonl`` at the root, media under ``files/``) checked.
+    An administrator then registers it (eval-api), which checks the card and manifest."""
+
+    upload_id: uuid.UUID
+    owner_id: uuid.UUID
+    dataset: str
+    version: str
+    valid: bool
+    problems: list[str] = Field(default_factory=list)
+    #: Object keys are ``bundles/{upload_id}/files/{path}``.
+    files: list[BundleFile] = Field(default_factory=list)
+
+
 class RunDataset(_Payload):
     """One (task, dataset) step of a run, in the order the run executes them."""
 
@@ -269,6 +284,12 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("evaluation.created", 1, EvaluationChanged, "A user created an evaluation."),
         EventSpec("evaluation.updated", 1, EvaluationChanged, "An evaluation's details changed."),
         EventSpec("bundle.ready", 1, BundleReady, "An uploaded bundle is complete and checked."),
+        EventSpec(
+            "dataset_upload.ready",
+            1,
+            DatasetUploadReady,
+            "An uploaded media dataset is complete and its layout checked.",
+        ),
         EventSpec("run.requested", 1, RunRequested, "A user asked for a validation/formal run."),
         EventSpec("run.stop_requested", 1, RunStopRequested, "A user asked to stop a run."),
         EventSpec("run.status_changed", 1, RunStatusChanged, "A run moved to a new state."),

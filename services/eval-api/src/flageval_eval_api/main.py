@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flageval_contracts import Envelope
-from flageval_eval_api.api import catalog, datasets, evaluations, runs
+from flageval_eval_api.api import catalog, datasets, evaluations, media_datasets, runs
 from flageval_eval_api.config import ServiceSettings
+from flageval_eval_api.datasets import media as media_datasets_service
 from flageval_eval_api.datasets import models as _dataset_models  # noqa: F401  (registers tables)
 from flageval_eval_api.images.service import record_available
 from flageval_eval_api.models import messaging, metadata
@@ -44,6 +45,13 @@ def consumers(ctx: ServiceContext) -> list[Subscription]:
                 ctx.db, "eval-api.bundle-events", run_service.record_bundle
             ),
         ),
+        Subscription(
+            queue="eval-api.dataset-upload-events",
+            bindings=["dataset_upload.ready"],
+            handler=ctx.messaging.idempotent(
+                ctx.db, "eval-api.dataset-upload-events", media_datasets_service.record_upload
+            ),
+        ),
         # One queue for both, so a run's reports are applied in the order they were sent.
         Subscription(
             queue="eval-api.run-events",
@@ -62,6 +70,7 @@ definition = ServiceDefinition(
     routers=lambda ctx: [
         catalog.router(ctx),
         datasets.router(ctx),
+        media_datasets.router(ctx),
         evaluations.router(ctx),
         runs.router(ctx),
     ],

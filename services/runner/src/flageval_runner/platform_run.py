@@ -38,6 +38,7 @@ from flageval_datasets.loader import (
     load_dataset,
     load_demo_dataset,
 )
+from flageval_runner.dataset_cache import DatasetCache, default_root, load_media_manifest
 from flageval_runner.harness import predictor
 from flageval_runner.progress import (
     DownloadError,
@@ -331,10 +332,20 @@ class PlatformRun:
         )
         if domain not in HARNESS_DOMAINS:
             error = f"this runner build has no {domain} harness yet"
-            for entry in datasets:
-                await self.client.post("dataset_started", **_ids(entry))
-                await self._dataset_finished(entry, "failed", error=error)
-            return Outcome("failed", "platform", error)
+            outcome = Outcome("failed", "platform", error)
+            try:
+                for entry in datasets:
+                    await self.client.post("dataset_started", **_ids(entry))
+                    # Media data is fetched and verified even so: what a harness would read.
+                    problem = await self._verify_media(entry)
+                    if problem is not None and outcome.message == error:
+                        outcome = Outcome(
+                            "failed", "platform", f"dataset {entry['dataset']}: {problem}"
+                        )
+                    await self._dataset_finished(entry, "failed", error=problem or error)
+            finally:
+                await self._close_model()  # also removes a temporary work folder
+            return outcome
         try:
             for i, entry in enumerate(datasets):
                 await self.client.post("dataset_started", **_ids(entry))
@@ -450,6 +461,28 @@ class PlatformRun:
             data = await self.client.download(str(source["data_url"]), f"data of {name}")
             return load_dataset(card, data)
         raise PlatformFault(f"unknown dataset source type {kind!r}")
+
+    async def _verify_media(self, entry: dict[str, Any]) -> str | None:
+        """Fetch a media dataset into the per-version cache, verifying every file, and load
+        its manifest; the problem (naming the file) when that fails, else None."""
+        source = entry.get("source")
+        if not isinstance(source, dict) or source.get("type") != "media":
+            return None
+        name = str(entry["dataset"])
+        cache = DatasetCache(default_root(self._work_dir()))
+        try:
+            cached = await cache.fetch(self.client, name, source)
+            loaded = await asyncio.to_thread(load_media_manifest, cached)
+        except (DownloadError, DatasetError, OSError) as exc:
+            logger.error("dataset %s: %s", name, exc)
+            return f"could not load dataset {name}: {exc}"
+        if loaded.content_sha256 != cached.content_sha256:
+            return (
+                f"could not load dataset {name}: its content sha256 is "
+                f"{loaded.content_sha256}, the spec pins {cached.content_sha256}"
+            )
+        logger.info("dataset %s: manifest loaded, %d items", name, len(loaded.items))
+        return None
 
     async def _model_client(self) -> ModelClient:
         """The model under evaluation, started on first use."""

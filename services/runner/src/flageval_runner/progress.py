@@ -199,6 +199,52 @@ class ProgressClient:
             raise DownloadError(f"could not download {what}: {exc}") from exc
         return resp.content
 
+    async def download_to(
+        self, url: str, target: Path, what: str, *, size: int, sha256: str
+    ) -> None:
+        """Stream a presigned URL into ``target`` (never whole in memory), hashing as it goes;
+        :class:`DownloadError` naming ``what`` when its size or sha256 is not the pinned one.
+        A failed connection is retried like every other request (from the first byte)."""
+        first_failure: float | None = None
+        attempt = 0
+        target.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            digest = hashlib.sha256()
+            written = 0
+            try:
+                async with self._plain.stream("GET", url) as resp:
+                    if resp.status_code >= 400 and resp.status_code not in RETRYABLE_STATUS:
+                        raise DownloadError(f"could not download {what}: HTTP {resp.status_code}")
+                    if resp.status_code < 400:
+                        with target.open("wb") as fh:
+                            async for block in resp.aiter_bytes(1024 * 1024):
+                                written += len(block)
+                                if written > size:
+                                    raise DownloadError(
+                                        f"{what}: more than the {size} bytes the spec pins"
+                                    )
+                                digest.update(block)
+                                fh.write(block)
+                        break
+                    problem = f"HTTP {resp.status_code}"
+            except httpx.TimeoutException as exc:
+                problem = f"timed out ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                problem = f"connection error ({type(exc).__name__})"
+            now = time.monotonic()
+            first_failure = first_failure if first_failure is not None else now
+            delay = _backoff(attempt, self.initial_backoff, self.max_backoff)
+            if now - first_failure + delay > self.retry_seconds:
+                raise DownloadError(f"could not download {what}: still failing: {problem}")
+            logger.warning("%s: %s; retrying in %.1fs", what, problem, delay)
+            attempt += 1
+            await asyncio.sleep(delay)
+        if written != size:
+            raise DownloadError(f"{what}: {written} bytes downloaded, the spec pins {size}")
+        got = digest.hexdigest()
+        if got != sha256.lower():
+            raise DownloadError(f"{what}: sha256 mismatch (got {got}, pinned {sha256.lower()})")
+
 
 def _safe_target(dest: Path, rel: str) -> Path:
     if not rel or rel.startswith("/") or "\\" in rel:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flageval_platform.bus import Subscription
 from flageval_platform.service import ServiceContext, ServiceDefinition, app_factory
-from flageval_upload.api import bundles, protocol
+from flageval_upload.api import bundles, datasets, protocol
 from flageval_upload.config import UploadSettings
 from flageval_upload.evaluations.service import record_evaluation_event
 from flageval_upload.models import messaging, metadata
@@ -33,7 +33,7 @@ definition = ServiceDefinition(
     messaging=messaging,
     migrations=Path(__file__).parent / "migrations",
     # The protocol's fixed paths first: they must win over /api/evaluations/{evaluation_id}/….
-    routers=lambda ctx: [protocol.router(ctx), bundles.router(ctx)],
+    routers=lambda ctx: [protocol.router(ctx), bundles.router(ctx), datasets.router(ctx)],
     subscriptions=consumers,
 )
 

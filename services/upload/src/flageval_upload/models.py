@@ -80,8 +80,31 @@ class Evaluation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class BundleKind(StrEnum):
+    MODEL = "model"  # an evaluation's model + code
+    DATASET = "dataset"  # a media dataset version an administrator uploads (docs/datasets.md)
+
+
+#: Namespace of :func:`dataset_scope_id`.
+DATASET_SCOPE = uuid.UUID("6f1d3c2a-5b8e-4e0f-9a47-1c2d3e4f5a6b")
+
+
+def dataset_scope_id(dataset: str) -> uuid.UUID:
+    """What a dataset upload stores as ``evaluation_id``: a uuid5 of the dataset name.
+
+    Uploads of one dataset are numbered like an evaluation's bundle versions, under the same
+    unique constraint, without making the column nullable (on SQLite that rebuilds ``bundles``,
+    and with foreign keys on, dropping the old table would cascade to every file and token).
+    eval-api's evaluation ids are uuid4s, so a scope id never names an evaluation: the
+    evaluation endpoints answer 404 for it.
+    """
+    return uuid.uuid5(DATASET_SCOPE, f"dataset:{dataset}")
+
+
 class Bundle(Base):
-    """One version of an evaluation's uploaded model + code."""
+    """One version of an evaluation's uploaded model + code, or one uploaded media dataset
+    (``kind`` dataset; ``dataset``/``dataset_version`` name what it holds, and
+    ``evaluation_id`` is the dataset's scope id, :func:`dataset_scope_id`, never an evaluation)."""
 
     __tablename__ = "bundles"
     __table_args__ = (
@@ -92,6 +115,11 @@ class Bundle(Base):
     evaluation_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=BundleKind.MODEL.value, server_default=BundleKind.MODEL.value
+    )
+    dataset: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dataset_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=BundleStatus.UPLOADING.value)
     problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
     total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -109,6 +137,7 @@ class UploadToken(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: A dataset upload token's is its dataset's scope id (see :func:`dataset_scope_id`).
     evaluation_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     bundle_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bundles.id", ondelete="CASCADE"))

@@ -51,6 +51,8 @@ ROUTES: tuple[RouteRule, ...] = (
     RouteRule(r"/api/evaluations(/.*)?", "eval-api", Access.APPROVED),
     RouteRule(r"/api/runs(/.*)?", "eval-api", Access.APPROVED),
     RouteRule(r"/api/catalog", "eval-api", Access.PUBLIC),
+    # Media dataset upload tokens and progress are the upload service's; registering is eval-api's.
+    RouteRule(r"/api/admin/datasets/uploads(/[^/]+)?", "upload", Access.ADMIN),
     RouteRule(r"/api/admin/(datasets|card-types)(/.*)?", "eval-api", Access.ADMIN),
     RouteRule(r"/api/me/quota", "scheduler", Access.AUTHENTICATED),
     RouteRule(r"/api/admin/quotas(/.*)?", "scheduler", Access.ADMIN),

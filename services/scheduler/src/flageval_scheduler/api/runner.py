@@ -9,6 +9,7 @@ the bundle holds only that one); neither token is accepted where the other is ex
 from __future__ import annotations
 
 import hmac
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -26,6 +27,7 @@ from flageval_platform.errors import (
     Unprocessable,
 )
 from flageval_platform.service import ServiceContext
+from flageval_platform.storage import ObjectNotFound
 from flageval_scheduler.jobs import service
 from flageval_scheduler.jobs.models import Job
 
@@ -35,6 +37,8 @@ URL_LIFETIME = timedelta(hours=6)
 MAX_PREDICTIONS_BYTES = 512 * 1024 * 1024
 HEARTBEAT_SECONDS = 10
 VALIDATION_SAMPLES = 3
+#: The file table a media dataset version's registration writes under its prefix.
+MEDIA_TABLE = "media.json"
 #: What runs requested before eval-api recorded generation parameters get.
 DEFAULT_GENERATION = {"max_new_tokens": 64, "seed": 0, "temperature": 0.0}
 
@@ -173,10 +177,39 @@ def router(ctx: ServiceContext, wake: Any) -> APIRouter:
         if source.startswith("demo:"):
             return {"type": "demo", "name": source[len("demo:") :]}
         prefix = source.rstrip("/")
+        media = await media_source(prefix)
+        if media is not None:
+            return media
         return {
             "type": "url",
             "card_url": await ctx.store.presigned_get_url(f"{prefix}/card.json", URL_LIFETIME),
             "data_url": await ctx.store.presigned_get_url(f"{prefix}/data.jsonl", URL_LIFETIME),
+        }
+
+    async def media_source(prefix: str) -> dict[str, Any] | None:
+        """A media dataset version (its registration wrote ``media.json``, the file table
+        with object keys): every file with its size, sha256 and a presigned URL."""
+        try:
+            table = json.loads(await ctx.store.read(f"{prefix}/{MEDIA_TABLE}"))
+        except ObjectNotFound:
+            return None
+        files = [
+            {
+                "path": f["path"],
+                "size_bytes": f["size_bytes"],
+                "sha256": f["sha256"],
+                "url": await ctx.store.presigned_get_url(f["key"], URL_LIFETIME),
+            }
+            for f in table["files"]
+        ]
+        url_of = {f["path"]: f["url"] for f in files}
+        return {
+            "type": "media",
+            "version": prefix.rsplit("/", 1)[-1],
+            "content_sha256": table["content_sha256"],
+            "card_url": url_of.get("card.json"),
+            "manifest_url": url_of.get("manifest.jsonl"),
+            "files": files,
         }
 
     async def bundle_of(payload: dict[str, Any]) -> dict[str, Any] | None:

@@ -174,6 +174,8 @@ class LocalExecutor(Executor):
             FLAGEVAL_RUN_ATTEMPT=str(job.attempt),
             FLAGEVAL_RUN_TOKEN=job.progress_token,
             FLAGEVAL_WORK_DIR=str(work_dir),
+            # Media datasets are cached per version for every run on this machine.
+            FLAGEVAL_DATASET_CACHE=str(self.data_dir / "dataset-cache"),
         )
         try:
             with _open_log(log_path) as log:

@@ -36,12 +36,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pydantic import BaseModel
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flageval_contracts import new_envelope
 from flageval_contracts.events import BundleFile as BundleFileEvent
-from flageval_contracts.events import BundleReady
+from flageval_contracts.events import BundleReady, DatasetUploadReady
 from flageval_platform.db import Database
 from flageval_platform.errors import Conflict, Forbidden, NotFound, PlatformError, Unprocessable
 from flageval_platform.identity import Identity
@@ -49,12 +50,14 @@ from flageval_platform.logging import get_correlation_id
 from flageval_platform.storage import ObjectNotFound, ObjectStore, StorageError
 from flageval_upload.bundles.layout import check_layout
 from flageval_upload.config import UploadSettings
+from flageval_upload.datasets.service import check_dataset_layout
 from flageval_upload.evaluations.service import get_owned
 from flageval_upload.models import (
     SEALED_STATUSES,
     Bundle,
     BundleChunk,
     BundleFile,
+    BundleKind,
     BundleStatus,
     Evaluation,
     FileStatus,
@@ -600,6 +603,8 @@ async def finish_bundle(
         revision = bundle.revision
         evaluation = await session.get(Evaluation, bundle.evaluation_id)
         domain = evaluation.domain if evaluation is not None else ""
+        is_dataset = bundle.kind == BundleKind.DATASET.value
+        dataset, dataset_version = bundle.dataset or "", bundle.dataset_version or ""
         sizes = {f.filename: f.size_bytes or 0 for f in files}
         listing = [
             BundleFileEvent(path=f.filename, size_bytes=f.size_bytes or 0, sha256=f.sha256 or "")
@@ -608,7 +613,10 @@ async def finish_bundle(
         evaluation_id, owner_id, version = bundle.evaluation_id, bundle.owner_id, bundle.version
 
     try:
-        problems = await check_bundle_layout(domain, sizes, _reader(store, bundle_id, sizes))
+        if is_dataset:
+            problems = check_dataset_layout(sizes)
+        else:
+            problems = await check_bundle_layout(domain, sizes, _reader(store, bundle_id, sizes))
     except Exception:
         # The upload itself succeeded; the bundle stays ``complete`` and is checked again
         # when the CLI next lists the files (after CHECK_LEASE).
@@ -630,20 +638,33 @@ async def finish_bundle(
         )
         if recorded.rowcount != 1:  # type: ignore[attr-defined]
             return False  # the files changed meanwhile; the newer set gets its own check
-        event = BundleReady(
-            evaluation_id=evaluation_id,
-            owner_id=owner_id,
-            bundle_id=bundle_id,
-            version=version,
-            valid=not problems,
-            problems=problems,
-            files=listing,
-        )
+        event: BaseModel
+        if is_dataset:
+            # The file table goes to eval-api, where the administrator registers the version.
+            kind = "dataset_upload.ready"
+            event = DatasetUploadReady(
+                upload_id=bundle_id,
+                owner_id=owner_id,
+                dataset=dataset,
+                version=dataset_version,
+                valid=not problems,
+                problems=problems,
+                files=listing,
+            )
+        else:
+            kind = "bundle.ready"
+            event = BundleReady(
+                evaluation_id=evaluation_id,
+                owner_id=owner_id,
+                bundle_id=bundle_id,
+                version=version,
+                valid=not problems,
+                problems=problems,
+                files=listing,
+            )
         await messaging.enqueue(
             session,
-            new_envelope(
-                "bundle.ready", event, producer=PRODUCER, correlation_id=get_correlation_id()
-            ),
+            new_envelope(kind, event, producer=PRODUCER, correlation_id=get_correlation_id()),
         )
     return True
 
