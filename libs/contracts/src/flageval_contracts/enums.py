@@ -52,3 +52,10 @@ class Priority(StrEnum):
 class ReviewDecision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
+
+
+#: The runner's progress channel carries at most this many metrics per dataset, each name at
+#: most :data:`MAX_METRIC_NAME` characters: the card metric, its micro/macro averages and one
+#: per subject (CMMLU has 67 subjects, MMLU 57, C-Eval 52).
+MAX_DATASET_METRICS = 128
+MAX_METRIC_NAME = 64

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flageval_contracts.enums import MAX_DATASET_METRICS, MAX_METRIC_NAME
 from flageval_datasets.card import Metric, Task
 from flageval_datasets.loader import Dataset, Item
 
@@ -65,10 +66,8 @@ def score_item(dataset: Dataset, item: Item, prediction: str) -> dict[str, float
     return out
 
 
-#: The runner ↔ scheduler channel carries at most this many metrics per dataset, names of at
-#: most :data:`MAX_METRIC_NAME` characters (``RunnerEvent.metrics`` in the scheduler).
-MAX_METRICS = 64
-MAX_METRIC_NAME = 64
+#: The runner ↔ scheduler channel's bounds on one dataset's metrics (``RunnerEvent.metrics``).
+MAX_METRICS = MAX_DATASET_METRICS
 
 
 def subject_of(item: Item) -> str | None:

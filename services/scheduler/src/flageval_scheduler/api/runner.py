@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flageval_contracts.enums import MAX_DATASET_METRICS, MAX_METRIC_NAME
 from flageval_platform.apikeys import ApiKeyCipher, UnreadableApiKey
 from flageval_platform.errors import (
     Conflict,
@@ -43,6 +44,7 @@ MEDIA_TABLE = "media.json"
 DEFAULT_GENERATION = {"max_new_tokens": 64, "seed": 0, "temperature": 0.0}
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
+MetricName = Annotated[str, Field(min_length=1, max_length=MAX_METRIC_NAME)]
 Text = Annotated[str, Field(max_length=20_000)]
 
 
@@ -76,7 +78,9 @@ class RunnerEvent(BaseModel):
     task: Name | None = None
     dataset: Name | None = None
     status: Literal["succeeded", "failed", "skipped"] | None = None
-    metrics: Annotated[dict[Name, float | None], Field(max_length=64)] | None = None
+    metrics: (
+        Annotated[dict[MetricName, float | None], Field(max_length=MAX_DATASET_METRICS)] | None
+    ) = None
     error: Annotated[str, Field(max_length=4000)] | None = None
     rows: Annotated[list[SampleIn], Field(max_length=50)] | None = None
     seq: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
