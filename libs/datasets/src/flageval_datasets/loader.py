@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -212,26 +213,22 @@ def _task_checks(card: DatasetCard, item: Item) -> list[str]:
     return problems
 
 
-def check_items(
-    card: DatasetCard | None, data_jsonl: bytes | str
-) -> tuple[list[Item], list[Item], list[LineError]]:
-    """Validate JSONL data against a (valid) card: ``(items, dev, errors)``.
+def jsonl_bytes(data: bytes | str) -> bytes:
+    """A JSONL text as bytes without its UTF-8 BOM (empty: the file has no line at all)."""
+    raw = data.encode() if isinstance(data, str) else data
+    return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
 
-    Line errors carry their 1-based line number; whole-file problems (empty file, no evaluation
-    items, too few dev items for ``few_shot``) have ``line=None``. With ``card=None`` (the card
-    itself is invalid) only the card-independent rules are checked.
-    """
-    errors: list[LineError] = []
-    raw = data_jsonl.encode() if isinstance(data_jsonl, str) else data_jsonl
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
+
+def jsonl_objects(
+    data: bytes | str, errors: list[LineError]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every line of a JSONL text that is a JSON object of valid
+    text; every other line (not UTF-8, blank, not JSON, not an object, a lone surrogate) is
+    appended to ``errors`` with its 1-based number instead. A UTF-8 BOM is allowed."""
+    raw = jsonl_bytes(data)
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-
-    items: list[Item] = []
-    dev: list[Item] = []
-    seen: dict[str, int] = {}
     for lineno, line in enumerate(lines, start=1):
         try:
             text = line.decode("utf-8").strip()
@@ -252,6 +249,23 @@ def check_items(
         if has_lone_surrogate(obj):
             errors.append(LineError(lineno, LONE_SURROGATE))
             continue
+        yield lineno, obj
+
+
+def check_items(
+    card: DatasetCard | None, data_jsonl: bytes | str
+) -> tuple[list[Item], list[Item], list[LineError]]:
+    """Validate JSONL data against a (valid) card: ``(items, dev, errors)``.
+
+    Line errors carry their 1-based line number; whole-file problems (empty file, no evaluation
+    items, too few dev items for ``few_shot``) have ``line=None``. With ``card=None`` (the card
+    itself is invalid) only the card-independent rules are checked.
+    """
+    errors: list[LineError] = []
+    items: list[Item] = []
+    dev: list[Item] = []
+    seen: dict[str, int] = {}
+    for lineno, obj in jsonl_objects(data_jsonl, errors):
         try:
             item = Item.model_validate(obj)
         except ValidationError as exc:
@@ -267,7 +281,7 @@ def check_items(
             errors.extend(LineError(lineno, p) for p in _task_checks(card, item))
         (dev if item.split == "dev" else items).append(item)
 
-    if not lines:
+    if not jsonl_bytes(data_jsonl):
         errors.append(LineError(None, "data file is empty"))
     elif not items and not any(e.line is not None for e in errors):
         errors.append(LineError(None, "no evaluation items (every item has split 'dev')"))

@@ -33,6 +33,8 @@ from ..loader import (
     _pydantic_messages,
     canonical_json,
     has_lone_surrogate,
+    jsonl_bytes,
+    jsonl_objects,
 )
 from .decode import MediaDecodeError, MediaInfo, inspect_media
 from .items import ITEM_MODELS, DepthItem, MediaItem, SegmentationItem
@@ -170,13 +172,6 @@ def parse_manifest(
     except DatasetError as exc:
         errors.extend(exc.errors)
 
-    raw = manifest_bytes.encode() if isinstance(manifest_bytes, str) else manifest_bytes
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-
     bad_table = [p for p, fi in files.items() if not _SHA256_RE.fullmatch(fi.sha256)]
     for p in sorted(bad_table)[:5]:
         errors.append(LineError(None, f"file table: {p!r} has no valid lowercase hex sha256"))
@@ -186,26 +181,7 @@ def parse_manifest(
     seen: dict[str, int] = {}
     # (role, path) → decode result; each file is read once, its problem told on every line
     decoded: dict[str, MediaInfo | MediaDecodeError] = {}
-    for lineno, line in enumerate(lines, start=1):
-        try:
-            text = line.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            errors.append(LineError(lineno, "not valid UTF-8"))
-            continue
-        if not text:
-            errors.append(LineError(lineno, "blank line"))
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(lineno, f"not valid JSON ({exc.msg})"))
-            continue
-        if not isinstance(obj, dict):
-            errors.append(LineError(lineno, "not a JSON object"))
-            continue
-        if has_lone_surrogate(obj):
-            errors.append(LineError(lineno, LONE_SURROGATE))
-            continue
+    for lineno, obj in jsonl_objects(manifest_bytes, errors):
         if card is None:
             continue  # no schema without a valid card; the card's errors are reported
         try:
@@ -249,7 +225,7 @@ def parse_manifest(
         errors.extend(LineError(lineno, m) for m in line_errors)
         items.append(item)
 
-    if not lines:
+    if not jsonl_bytes(manifest_bytes):
         errors.append(LineError(None, "manifest is empty"))
     if errors or card is None:
         raise DatasetError(errors)
