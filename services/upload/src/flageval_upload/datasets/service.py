@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,13 +25,12 @@ from flageval_upload.models import (
     Bundle,
     BundleKind,
     BundleStatus,
-    UploadToken,
     dataset_scope_id,
     utcnow,
 )
 from flageval_upload.uploads import repository
 from flageval_upload.uploads.schemas import BundleFileOut
-from flageval_upload.uploads.tokens import IssuedToken, hash_token, new_token
+from flageval_upload.uploads.tokens import IssuedToken, add_token
 
 #: The folder the ``command`` of a dataset token uploads; the administrator replaces it.
 COMMAND_DIR = "./my_dataset"
@@ -99,21 +97,13 @@ async def create_token(
             f"Another upload of {dataset!r} was opened at the same moment; ask again.",
             code="upload_conflict",
         ) from exc
-    token = new_token()
-    expires_at = now + timedelta(seconds=ttl_seconds)
-    session.add(
-        UploadToken(
-            token_hash=hash_token(token),
-            evaluation_id=scope,
-            owner_id=identity.user_id,
-            bundle_id=bundle.id,
-            can_send_targets=False,
-            expires_at=expires_at,
-            created_at=now,
-        )
+    return await add_token(
+        session=session,
+        bundle=bundle,
+        owner_id=identity.user_id,
+        can_send_targets=False,
+        ttl_seconds=ttl_seconds,
     )
-    await session.flush()
-    return IssuedToken(token=token, expires_at=expires_at, bundle=bundle)
 
 
 async def get_upload(

@@ -89,13 +89,32 @@ async def create_token(
     )
     session.add(bundle)
     await session.flush()
+    return await add_token(
+        session=session,
+        bundle=bundle,
+        owner_id=evaluation.owner_id,
+        can_send_targets=can_send_targets,
+        ttl_seconds=ttl_seconds,
+    )
+
+
+async def add_token(
+    *,
+    session: AsyncSession,
+    bundle: Bundle,
+    owner_id: uuid.UUID,
+    can_send_targets: bool,
+    ttl_seconds: int,
+) -> IssuedToken:
+    """A new token opening ``bundle`` (flushed): only its sha256 is stored."""
     token = new_token()
+    now = utcnow()
     expires_at = now + timedelta(seconds=ttl_seconds)
     session.add(
         UploadToken(
             token_hash=hash_token(token),
-            evaluation_id=evaluation.id,
-            owner_id=evaluation.owner_id,
+            evaluation_id=bundle.evaluation_id,
+            owner_id=owner_id,
             bundle_id=bundle.id,
             can_send_targets=can_send_targets,
             expires_at=expires_at,
