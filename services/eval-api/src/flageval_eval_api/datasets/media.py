@@ -23,8 +23,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, String, Uuid, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, Boolean, String, Uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +33,7 @@ from flageval_datasets.loader import DatasetError
 from flageval_datasets.media import FileInfo, MediaDataset, parse_manifest
 from flageval_eval_api.catalog import seed
 from flageval_eval_api.datasets.models import RegisteredDataset, dataset_prefix
+from flageval_eval_api.datasets.service import add_version
 from flageval_eval_api.models import Base
 from flageval_platform.db import Database, UTCDateTime
 from flageval_platform.errors import Conflict, NotFound, PlatformError, Unprocessable
@@ -244,30 +244,10 @@ async def register_upload(
         ],
     }
     async with db.transaction() as session:
-        versions = list(
-            await session.scalars(
-                select(RegisteredDataset)
-                .where(RegisteredDataset.name == name)
-                .order_by(RegisteredDataset.seq.desc())
-            )
-        )
-        if any(v.version == version for v in versions):
-            raise Conflict(
-                f"Version {version!r} of dataset {name!r} is already registered.",
-                code="dataset_version_exists",
-            )
-        latest = versions[0] if versions else None
-        if latest is not None and (latest.domain, latest.task) != (card.domain, task):
-            raise Conflict(
-                f"Dataset {name!r} is registered under {latest.domain}/{latest.task}; a new "
-                "version must keep its domain and catalog task.",
-                code="dataset_task_mismatch",
-            )
-        row = RegisteredDataset(
-            id=uuid.uuid4(),
+        row = await add_version(
+            session,
             name=name,
             version=version,
-            seq=(latest.seq + 1) if latest is not None else 1,
             domain=card.domain,
             task=task,
             card=card.model_dump(mode="json"),
@@ -278,14 +258,6 @@ async def register_upload(
             content_sha256=dataset.content_sha256,
             registered_by=registered_by,
         )
-        session.add(row)
-        try:
-            await session.flush()
-        except IntegrityError as exc:
-            raise Conflict(
-                f"Dataset {name!r} was registered concurrently; try again.",
-                code="dataset_version_exists",
-            ) from exc
         claimed = await session.get(MediaDatasetUpload, upload_id, with_for_update=True)
         if claimed is None or claimed.registered_dataset_id is not None:
             raise Conflict("This upload is registered already.", code="dataset_version_exists")

@@ -477,34 +477,10 @@ async def register(
     """
     name, version = upload.name, upload.version
     async with db.transaction() as session:
-        versions = list(
-            await session.scalars(
-                select(RegisteredDataset)
-                .where(RegisteredDataset.name == name)
-                .order_by(RegisteredDataset.seq.desc())
-            )
-        )
-        if any(v.version == version for v in versions):
-            raise Conflict(
-                f"Version {version!r} of dataset {name!r} is already registered; give the card a "
-                "new version.",
-                code="dataset_version_exists",
-            )
-        latest = versions[0] if versions else None
-        if latest is not None and (latest.domain, latest.task) != (
-            upload.domain,
-            upload.catalog_task,
-        ):
-            raise Conflict(
-                f"Dataset {name!r} is registered under {latest.domain}/{latest.task}; a new "
-                "version must keep its domain and catalog task.",
-                code="dataset_task_mismatch",
-            )
-        row = RegisteredDataset(
-            id=uuid.uuid4(),
+        row = await add_version(
+            session,
             name=name,
             version=version,
-            seq=(latest.seq + 1) if latest is not None else 1,
             domain=upload.domain,
             task=upload.catalog_task,
             card=upload.card.model_dump(mode="json", exclude_none=True),
@@ -515,17 +491,72 @@ async def register(
             content_sha256=upload.content_sha256,
             registered_by=registered_by,
         )
-        session.add(row)
-        try:
-            await session.flush()
-        except IntegrityError as exc:  # a concurrent registration of this name won
-            raise Conflict(
-                f"Dataset {name!r} was registered concurrently; try again.",
-                code="dataset_version_exists",
-            ) from exc
         prefix = dataset_prefix(name, version)
         await store.put(f"{prefix}/data.jsonl", upload.data_bytes)
         await store.put(f"{prefix}/card.json", upload.card_bytes)
+    return row
+
+
+async def add_version(
+    session: AsyncSession,
+    *,
+    name: str,
+    version: str,
+    domain: str,
+    task: str,
+    card: dict[str, Any],
+    size: int,
+    dev_size: int,
+    data_bytes: int,
+    sha256: str,
+    content_sha256: str,
+    registered_by: uuid.UUID,
+) -> RegisteredDataset:
+    """Add (and flush) the next version of ``name``: 409 for a version that exists, for a name
+    registered under another domain or task, or when a concurrent registration won the race."""
+    versions = list(
+        await session.scalars(
+            select(RegisteredDataset)
+            .where(RegisteredDataset.name == name)
+            .order_by(RegisteredDataset.seq.desc())
+        )
+    )
+    if any(v.version == version for v in versions):
+        raise Conflict(
+            f"Version {version!r} of dataset {name!r} is already registered; give the card a "
+            "new version.",
+            code="dataset_version_exists",
+        )
+    latest = versions[0] if versions else None
+    if latest is not None and (latest.domain, latest.task) != (domain, task):
+        raise Conflict(
+            f"Dataset {name!r} is registered under {latest.domain}/{latest.task}; a new "
+            "version must keep its domain and catalog task.",
+            code="dataset_task_mismatch",
+        )
+    row = RegisteredDataset(
+        id=uuid.uuid4(),
+        name=name,
+        version=version,
+        seq=(latest.seq + 1) if latest is not None else 1,
+        domain=domain,
+        task=task,
+        card=card,
+        size=size,
+        dev_size=dev_size,
+        data_bytes=data_bytes,
+        sha256=sha256,
+        content_sha256=content_sha256,
+        registered_by=registered_by,
+    )
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent registration of this name won
+        raise Conflict(
+            f"Dataset {name!r} was registered concurrently; try again.",
+            code="dataset_version_exists",
+        ) from exc
     return row
 
 
