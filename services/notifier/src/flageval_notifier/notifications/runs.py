@@ -76,10 +76,20 @@ def _metric_cells(metrics: dict[str, Any], columns: list[str] | None) -> list[st
     return [render.format_value(metrics[c]) if c in metrics else "-" for c in columns]
 
 
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics an email shows: per-subject ones (``accuracy/anatomy``, up to 128 of them for
+    MMLU-style datasets) stay on the run's page."""
+    return {name: value for name, value in metrics.items() if "/" not in name}
+
+
 def _scores(datasets: Sequence[DatasetResult]) -> tuple[list[str], list[list[str]]]:
-    columns = _metric_columns([d.metrics for d in datasets])
+    shown = [_headline(d.metrics) for d in datasets]
+    columns = _metric_columns(shown)
     header = ["Task", "Dataset", "Status", *(columns if columns is not None else ["Metrics"])]
-    rows = [[d.task, d.dataset, d.status, *_metric_cells(d.metrics, columns)] for d in datasets]
+    rows = [
+        [d.task, d.dataset, d.status, *_metric_cells(m, columns)]
+        for d, m in zip(datasets, shown, strict=True)
+    ]
     return header, rows
 
 
