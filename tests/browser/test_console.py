@@ -8,6 +8,12 @@ uploads ``examples/demo-nlp-bundle`` with the real ``flageval-serving`` CLI and 
 page shows, validates, runs the formal evaluation, publishes it anonymously and finds it on the
 leaderboard, then switches the language. Only the ``data-testid`` contract of docs/web.md is
 used to find elements. Screenshots of every step go to ``test-artifacts/browser/``.
+
+The second test (issue 14) is the admin datasets page and the honest create form: the MMLU
+fixture imported as an archive onto built-in ``mmlu`` (a broken copy refused by file and line
+first), a tiny media dataset uploaded for ``textvqa`` with the real CLI and the command the
+dialog shows, then the create form offering only datasets with data (screenshots
+``datasets-NN-….png``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
@@ -38,6 +46,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 USER = {"email": "ann@example.org", "username": "ann", "password": "correct-horse-42"}
 EVALUATION = "demo-keywords-web"
+MMLU_FIXTURE = ROOT / "libs" / "datasets" / "tests" / "fixtures" / "nlp" / "mmlu"
 ACTION_TIMEOUT_MS = 20_000
 RUN_TIMEOUT_MS = 90_000
 FINISHED = ("succeeded", "failed", "stopped")
@@ -71,10 +80,11 @@ def web_dist() -> Path:
 class Console:
     """A page of the console with what a failure report needs: screenshots, console errors."""
 
-    def __init__(self, page: Page, base: str, log_path: Path) -> None:
+    def __init__(self, page: Page, base: str, log_path: Path, prefix: str = "") -> None:
         self.page = page
         self.base = base
         self.log_path = log_path
+        self.prefix = prefix  # screenshots of one test: "<prefix>NN-<step>.png"
         self.errors: list[str] = []
         self.step = 0
         page.on("console", self._on_console)
@@ -93,7 +103,7 @@ class Console:
 
     def shot(self, name: str) -> Path:
         self.step += 1
-        path = ARTIFACTS / f"{self.step:02d}-{name}.png"
+        path = ARTIFACTS / f"{self.prefix}{self.step:02d}-{name}.png"
         self.page.screenshot(path=path, full_page=True)
         return path
 
@@ -296,3 +306,197 @@ def _whole_flow(c: Console, cli: str, bundle: Path, data_dir: Path) -> None:
     assert re.search(r"[A-Za-z]", after) and not re.search(r"[\u4e00-\u9fff]", after), after
     expect(c.by("leaderboard-row").filter(has_text=EVALUATION)).to_have_count(1)
     c.shot("leaderboard-english")
+
+
+# ---------------------------------------------------------------- datasets (issue 14)
+
+
+def _mmlu_archive(target: Path, *, broken: bool = False) -> Path:
+    """The MMLU fixture's ``data/`` folder (dev/val/test CSVs) as a .tar.gz, as the public
+    data.tar is laid out; ``broken`` puts an answer letter that is not A-D on line 2 of
+    ``data/test/anatomy_test.csv``."""
+    src = MMLU_FIXTURE / "data"
+    work = target.parent / f"{target.name}.d" / "data"
+    shutil.copytree(src, work)
+    if broken:
+        csv = work / "test" / "anatomy_test.csv"
+        lines = csv.read_text().splitlines(keepends=True)
+        assert lines[1].rstrip().endswith(",C"), lines[1]
+        lines[1] = lines[1].rstrip()[:-1] + "E\n"
+        csv.write_text("".join(lines))
+    with tarfile.open(target, "w:gz") as tar:
+        tar.add(work, arcname="data")
+    return target
+
+
+def _tiny_vqa_dataset(root: Path, name: str) -> Path:
+    """A media dataset folder as the CLI uploads it: card.json, manifest.jsonl, two PNGs."""
+    from PIL import Image
+
+    (root / "files").mkdir(parents=True)
+    lines = []
+    for i, colour in enumerate([(200, 0, 0), (0, 0, 200)]):
+        Image.new("RGB", (16, 16), colour).save(root / "files" / f"{i}.png")
+        answer = ["red", "blue"][i]
+        lines.append(
+            {
+                "id": f"q{i}",
+                "images": [f"{i}.png"],
+                "question": "What colour is it?",
+                "question_type": "other",
+                "answers": [answer],
+            }
+        )
+    (root / "card.json").write_text(json.dumps({"name": name, "kind": "vqa", "version": "1"}))
+    (root / "manifest.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return root
+
+
+def _approved_user(base: str, admin_email: str, admin_password: str) -> None:
+    """Ann registered, with a profile and approved, through the API (the UI path of these
+    steps is the first test's)."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+
+        def login(email: str, password: str) -> dict[str, str]:
+            reply = client.post("/api/auth/login", json={"email": email, "password": password})
+            assert reply.status_code == 200, reply.text
+            return {"authorization": f"Bearer {reply.json()['access_token']}"}
+
+        reply = client.post("/api/auth/register", json=USER)
+        assert reply.status_code == 201, reply.text
+        user_id = reply.json()["id"]
+        profile = {"real_name": "Ann Lee", "organization": "Example Lab", "purpose": "evaluate"}
+        reply = client.put(
+            "/api/me/profile", json=profile, headers=login(USER["email"], USER["password"])
+        )
+        assert reply.status_code == 200, reply.text
+        reply = client.post(
+            f"/api/admin/users/{user_id}/review",
+            json={"decision": "approve"},
+            headers=login(admin_email, admin_password),
+        )
+        assert reply.status_code == 200, reply.text
+
+
+def test_admin_attaches_mmlu_data_and_users_see_only_datasets_with_data(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The admin datasets page lists built-in ``mmlu`` without data; importing the MMLU
+    fixture as an archive with a wrong answer letter shows the problem by file and line and
+    stores nothing; the good archive gives it data and the item count (7 test items). The
+    create form then offers ``mmlu`` to a user and not ``cmmlu`` (no data), which an admin
+    sees greyed with "no data yet"."""
+    assert (web_dist() / "index.html").exists(), "the web console is not built: run `make web`"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("datasets-*.png"):
+        old.unlink()
+    good = _mmlu_archive(tmp_path / "mmlu.tar.gz")
+    bad = _mmlu_archive(tmp_path / "mmlu-broken.tar.gz", broken=True)
+    port = free_port()
+    log_path = tmp_path / "platform.log"
+    context = browser.new_context(locale="en-US", viewport={"width": 1440, "height": 900})
+    context.add_init_script("localStorage.setItem('flageval.lang', 'en')")  # English labels
+    try:
+        with platform("up", platform_env(tmp_path, port), log_path, port) as base:
+            console = Console(context.new_page(), base, log_path, prefix="datasets-")
+            try:
+                _datasets_flow(console, base, good, bad, tmp_path)
+            except Exception as exc:
+                raise AssertionError(f"{type(exc).__name__}: {exc}{console.report()}") from None
+    finally:
+        context.close()
+
+
+def _datasets_flow(c: Console, base: str, good: Path, bad: Path, tmp_path: Path) -> None:
+    page = c.page
+    creds = json.loads((tmp_path / "data" / "admin-credentials.json").read_text())
+    c.log_in(creds["email"], creds["password"])
+
+    # 1. Every catalog dataset is listed; built-in mmlu has no data yet.
+    c.by("nav-admin-datasets").click()
+    c.by("datasets-domain-nlp").click()
+    mmlu = page.locator('[data-testid="dataset-row"][data-dataset="mmlu"]')
+    expect(mmlu).to_have_attribute("data-has-data", "false")
+    expect(mmlu.get_by_test_id("dataset-item-count")).to_have_text("—")
+    expect(
+        page.locator('[data-testid="dataset-row"][data-dataset="demo-en-choice"]')
+    ).to_have_attribute("data-has-data", "true")
+    c.shot("admin-datasets")
+
+    # 2. Import the public files: a broken archive is refused by file and line, nothing stored.
+    mmlu.get_by_test_id("dataset-attach").click()
+    expect(c.by("attach-dialog")).to_be_visible()
+    expect(c.by("import-format")).to_contain_text("mmlu")  # the importer built-in mmlu needs
+    c.by("import-file").set_input_files(str(bad))
+    c.by("import-submit").click()
+    problem = c.by("dataset-problem").filter(has_text="answer 'E'")
+    expect(problem).to_have_count(1)
+    expect(problem).to_have_attribute("data-file", "data/test/anatomy_test.csv")
+    expect(problem).to_have_attribute("data-line", "2")
+    expect(c.by("form-error")).to_contain_text("nothing was stored")
+    c.shot("import-rejected")
+    c.by("import-file").set_input_files(str(good))
+    c.by("import-submit").click()
+    expect(c.by("import-result")).to_contain_text("Registered mmlu version 1")
+    c.shot("import-registered")
+    c.by("attach-close").click()
+    expect(c.by("attach-dialog")).to_be_hidden()
+
+    # 3. The row has data: version 1, 7 items (the fixture's test split), one version listed.
+    expect(mmlu).to_have_attribute("data-has-data", "true")
+    expect(mmlu.get_by_test_id("dataset-item-count")).to_have_text("7")
+    expect(mmlu.get_by_test_id("dataset-version")).to_have_text("1")
+    expect(mmlu.get_by_test_id("dataset-version-count")).to_have_text("1")
+    mmlu.get_by_test_id("dataset-versions-toggle").click()
+    version = c.by("dataset-versions").get_by_test_id("dataset-version-row")
+    expect(version).to_have_count(1)
+    expect(version).to_have_attribute("data-version", "1")
+    expect(version).to_contain_text("7")
+    c.shot("admin-datasets-mmlu-has-data")
+
+    # 4. A media dataset for built-in textvqa: token, the CLI command the dialog shows (the
+    #    real flageval-serving), its progress until valid, Register; the row then has data.
+    c.by("datasets-domain-multimodal").click()
+    textvqa = page.locator('[data-testid="dataset-row"][data-dataset="textvqa"]')
+    expect(textvqa).to_have_attribute("data-has-data", "false")
+    textvqa.get_by_test_id("dataset-attach").click()
+    c.by("attach-tab-media").click()
+    expect(c.by("media-version")).to_have_value("1")
+    c.by("media-token").click()
+    expect(c.by("media-upload-command")).to_contain_text("flageval-serving upload")
+    command = shlex.split(c.by("media-upload-command").inner_text().strip())
+    assert command[:2] == ["flageval-serving", "upload"], command
+    folder = _tiny_vqa_dataset(tmp_path / "my_dataset", "textvqa")
+    cli = shutil.which("flageval-serving") or str(Path(sys.executable).parent / "flageval-serving")
+    upload = subprocess.run(
+        [cli, *command[1:-1], str(folder)], capture_output=True, text=True, timeout=60
+    )
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    expect(c.by("media-upload-status")).to_have_attribute("data-status", "valid", timeout=30_000)
+    c.shot("media-uploaded")
+    c.by("media-register").click()
+    expect(c.by("media-result")).to_contain_text("Registered textvqa version 1")
+    c.shot("media-registered")
+    c.by("attach-close").click()
+    expect(textvqa).to_have_attribute("data-has-data", "true")
+    expect(textvqa.get_by_test_id("dataset-item-count")).to_have_text("2")
+
+    # 5. The admin's create form: cmmlu greyed with "no data yet", mmlu selectable.
+    c.goto("/console/evaluations/new")
+    c.by("eval-domain-nlp").click()
+    expect(c.by("eval-dataset-no-data-cmmlu")).to_be_visible()
+    expect(c.by("eval-dataset-cmmlu")).to_be_disabled()
+    expect(c.by("eval-dataset-mmlu")).to_be_enabled()
+    c.shot("create-form-admin")
+    c.log_out()
+
+    # 6. A user's create form offers mmlu and does not offer cmmlu at all.
+    _approved_user(base, creds["email"], creds["password"])
+    c.log_in(USER["email"], USER["password"])
+    c.goto("/console/evaluations/new")
+    c.by("eval-domain-nlp").click()
+    expect(c.by("eval-dataset-mmlu")).to_be_visible()
+    expect(c.by("eval-dataset-cmmlu")).to_have_count(0)
+    expect(c.by("eval-dataset-no-data-cmmlu")).to_have_count(0)
+    c.by("eval-dataset-mmlu").check()
+    c.shot("create-form-user")

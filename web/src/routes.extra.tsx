@@ -59,7 +59,7 @@ export const extraRoutes: ExtraRoute[] = [
     path: "/admin/datasets",
     element: <AdminDatasetsPage />,
     navKey: "admin-datasets",
-    navLabel: { zh: "数据集注册", en: "Datasets" },
+    navLabel: { zh: "数据集管理", en: "Datasets" },
     testId: "nav-admin-datasets",
     admin: true,
   },

@@ -41,7 +41,15 @@ export interface CatalogDataset {
   subjective?: boolean;
   registered?: boolean;
   category?: string;
+  /** Whether a run could read it (demo data or a registered version); absent = yes (older API). */
+  has_data?: boolean;
+  item_count?: number | null;
+  content_sha256?: string | null;
+  source_note?: string | null;
 }
+
+/** Datasets a run can read; a reply without `has_data` counts as having data. */
+export const hasData = (d: { has_data?: boolean }): boolean => d.has_data !== false;
 
 export interface CatalogTask {
   id: string;

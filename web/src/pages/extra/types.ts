@@ -148,12 +148,70 @@ export interface Catalog {
   model_types: string[];
 }
 
-/** One problem of a rejected dataset registration (422 detail items). */
+/** One problem of a rejected dataset registration (422 detail items). Imports name the file
+ * of a folder/archive; media registrations use "manifest" and "upload" sources. */
 export interface DatasetProblem {
-  source: "form" | "card" | "data";
+  source: "form" | "card" | "data" | "manifest" | "upload" | string;
   message: string;
   field?: string | null;
   line?: number | null;
+  file?: string | null;
+}
+
+// ---- admin datasets (services/eval-api api/datasets.py, services/upload api/datasets.py) ----
+
+export interface DatasetVersion {
+  version: string;
+  item_count: number | null;
+  dev_count?: number | null;
+  content_sha256: string | null;
+  sha256?: string | null;
+  registered_at: string;
+  registered_by: string | null;
+}
+
+/** A row of `GET /api/admin/datasets`: a catalog dataset with its data state and versions. */
+export interface AdminDataset {
+  id: string;
+  name: string;
+  domain: string;
+  task: string;
+  language: string;
+  metric: string;
+  has_data: boolean;
+  version: string | null;
+  item_count: number | null;
+  content_sha256: string | null;
+  source_note: string | null;
+  builtin?: boolean;
+  demo?: boolean;
+  registered?: boolean;
+  category?: string;
+  versions: DatasetVersion[];
+}
+
+export interface DatasetUploadToken {
+  upload_id: string;
+  dataset: string;
+  version: string;
+  token: string;
+  expires_at: string;
+  command: string;
+}
+
+export interface DatasetUpload {
+  upload_id: string;
+  dataset: string;
+  version: string;
+  /** uploading → complete → valid | invalid */
+  status: string;
+  problems: string[];
+  total_bytes: number;
+  files_ready: number;
+  /** Every announced file; size and sha256 once it is in. */
+  files: { path: string; size_bytes: number | null; sha256: string | null }[];
+  created_at: string;
+  completed_at: string | null;
 }
 
 export interface RegisteredDatasetReply {
