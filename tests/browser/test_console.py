@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,7 +47,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 USER = {"email": "ann@example.org", "username": "ann", "password": "correct-horse-42"}
 EVALUATION = "demo-keywords-web"
-MMLU_FIXTURE = ROOT / "libs" / "datasets" / "tests" / "fixtures" / "nlp" / "mmlu"
+NLP_FIXTURES = ROOT / "libs" / "datasets" / "tests" / "fixtures" / "nlp"
+MMLU_FIXTURE = NLP_FIXTURES / "mmlu"
 ACTION_TIMEOUT_MS = 20_000
 RUN_TIMEOUT_MS = 90_000
 FINISHED = ("succeeded", "failed", "stopped")
@@ -177,6 +179,45 @@ def test_console_from_registration_to_the_leaderboard(browser: Browser, tmp_path
         context.close()
 
 
+def _upload_bundle(c: Console, cli: str, bundle: Path) -> None:
+    """The upload dialog's command, run with the real CLI on ``bundle``; the version is valid."""
+    c.by("btn-upload").click()
+    expect(c.by("upload-command")).to_contain_text("flageval-serving upload")
+    command = shlex.split(c.by("upload-command").inner_text().strip())
+    assert command[:2] == ["flageval-serving", "upload"], command
+    c.shot("upload-dialog")
+    upload = subprocess.run(
+        [cli, *command[1:-1], str(bundle)], capture_output=True, text=True, timeout=90
+    )
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    expect(c.by("bundle-status")).to_have_attribute("data-status", "valid", timeout=30_000)
+    c.shot("bundle-valid")
+    c.page.keyboard.press("Escape")
+    expect(c.by("upload-command")).to_be_hidden()
+
+
+def _formal_run(c: Console, datasets: list[str]) -> None:
+    """Confirm a formal run (the dialog shows the quota); it succeeds and the metrics tab has a
+    row with a score for every one of ``datasets``."""
+    c.by("btn-formal").click()
+    expect(c.by("quota-remaining")).to_contain_text(re.compile(r"\d"))
+    c.shot("formal-confirm")
+    c.by("confirm-formal").click()
+    formal = c.page.locator('[data-testid="run-row"][data-kind="formal"]').first
+    expect(formal).to_have_attribute("data-status", "succeeded", timeout=RUN_TIMEOUT_MS)
+    formal.click()
+    expect(c.by("run-status")).to_have_attribute("data-status", "succeeded")
+    c.by("tab-metrics").click()
+    for dataset in datasets:
+        row = c.by("metrics-table").locator(
+            f'[data-testid="metrics-row"][data-dataset="{dataset}"]'
+        )
+        expect(row).to_have_count(1)
+        score = row.locator("td").filter(has_text=re.compile(r"^\s*[01](\.\d+)?\s*$"))
+        expect(score.first).to_be_visible()
+    c.shot("formal-metrics")
+
+
 def _whole_flow(c: Console, cli: str, bundle: Path, data_dir: Path) -> None:
     page = c.page
 
@@ -236,19 +277,7 @@ def _whole_flow(c: Console, cli: str, bundle: Path, data_dir: Path) -> None:
     c.shot("evaluation-detail")
 
     # 5. Upload with the command the dialog shows, the model folder replaced by the bundle.
-    c.by("btn-upload").click()
-    expect(c.by("upload-command")).to_contain_text("flageval-serving upload")
-    command = shlex.split(c.by("upload-command").inner_text().strip())
-    assert command[:2] == ["flageval-serving", "upload"], command
-    c.shot("upload-dialog")
-    upload = subprocess.run(
-        [cli, *command[1:-1], str(bundle)], capture_output=True, text=True, timeout=90
-    )
-    assert upload.returncode == 0, upload.stdout + upload.stderr
-    expect(c.by("bundle-status")).to_have_attribute("data-status", "valid", timeout=30_000)
-    c.shot("bundle-valid")
-    page.keyboard.press("Escape")
-    expect(c.by("upload-command")).to_be_hidden()
+    _upload_bundle(c, cli, bundle)
 
     # 6. A validation run: sampled questions with the model's answers.
     c.by("btn-validate").click()
@@ -263,21 +292,7 @@ def _whole_flow(c: Console, cli: str, bundle: Path, data_dir: Path) -> None:
     c.shot("validation-samples")
 
     # 7. The formal run, after the confirmation with the remaining quota.
-    c.by("btn-formal").click()
-    expect(c.by("quota-remaining")).to_contain_text(re.compile(r"\d"))
-    c.shot("formal-confirm")
-    c.by("confirm-formal").click()
-    formal = page.locator('[data-testid="run-row"][data-kind="formal"]').first
-    expect(formal).to_have_attribute("data-status", "succeeded", timeout=RUN_TIMEOUT_MS)
-    formal.click()
-    expect(c.by("run-status")).to_have_attribute("data-status", "succeeded")
-    c.by("tab-metrics").click()
-    metric_row = (
-        c.by("metrics-table").get_by_test_id("metrics-row").filter(has_text="demo-en-choice")
-    )
-    expect(metric_row).to_have_count(1)
-    expect(metric_row).to_contain_text(re.compile(r"\b[01]?\.\d+\b"))
-    c.shot("formal-metrics")
+    _formal_run(c, ["demo-en-choice"])
     c.by("tab-logs").click()
     expect(c.by("logs-view")).not_to_be_empty()
     expect(c.by("logs-view")).to_contain_text(re.compile(r"\S"))
@@ -327,6 +342,29 @@ def _mmlu_archive(target: Path, *, broken: bool = False) -> Path:
     with tarfile.open(target, "w:gz") as tar:
         tar.add(work, arcname="data")
     return target
+
+
+def _ceval_archive(target: Path) -> Path:
+    """The C-Eval fixture (``dev/`` and ``val/`` per subject) zipped as ceval-exam.zip is."""
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted((NLP_FIXTURES / "ceval").rglob("*.csv")):
+            archive.write(path, f"ceval-exam/{path.relative_to(NLP_FIXTURES / 'ceval')}")
+    return target
+
+
+def _import_public_files(c: Console, dataset: str, payload: Path) -> None:
+    """Attach data to a built-in NLP dataset through the import tab (its format and language
+    preselected from the catalog) and wait for the registration."""
+    row = c.page.locator(f'[data-testid="dataset-row"][data-dataset="{dataset}"]')
+    expect(row).to_have_attribute("data-has-data", "false")
+    row.get_by_test_id("dataset-attach").click()
+    expect(c.by("attach-dialog")).to_be_visible()
+    c.by("import-file").set_input_files(str(payload))
+    c.by("import-submit").click()
+    expect(c.by("import-result")).to_contain_text(f"Registered {dataset} version 1")
+    c.by("attach-close").click()
+    expect(c.by("attach-dialog")).to_be_hidden()
+    expect(row).to_have_attribute("data-has-data", "true")
 
 
 def _tiny_vqa_dataset(root: Path, name: str) -> Path:
@@ -392,6 +430,8 @@ def test_admin_attaches_mmlu_data_and_users_see_only_datasets_with_data(
         old.unlink()
     good = _mmlu_archive(tmp_path / "mmlu.tar.gz")
     bad = _mmlu_archive(tmp_path / "mmlu-broken.tar.gz", broken=True)
+    bundle = tmp_path / "demo-nlp-bundle"
+    shutil.copytree(BUNDLE, bundle)
     port = free_port()
     log_path = tmp_path / "platform.log"
     context = browser.new_context(locale="en-US", viewport={"width": 1440, "height": 900})
@@ -400,14 +440,16 @@ def test_admin_attaches_mmlu_data_and_users_see_only_datasets_with_data(
         with platform("up", platform_env(tmp_path, port), log_path, port) as base:
             console = Console(context.new_page(), base, log_path, prefix="datasets-")
             try:
-                _datasets_flow(console, base, good, bad, tmp_path)
+                _datasets_flow(console, base, good, bad, tmp_path, bundle)
             except Exception as exc:
                 raise AssertionError(f"{type(exc).__name__}: {exc}{console.report()}") from None
     finally:
         context.close()
 
 
-def _datasets_flow(c: Console, base: str, good: Path, bad: Path, tmp_path: Path) -> None:
+def _datasets_flow(
+    c: Console, base: str, good: Path, bad: Path, tmp_path: Path, bundle: Path
+) -> None:
     page = c.page
     creds = json.loads((tmp_path / "data" / "admin-credentials.json").read_text())
     c.log_in(creds["email"], creds["password"])
@@ -454,6 +496,11 @@ def _datasets_flow(c: Console, base: str, good: Path, bad: Path, tmp_path: Path)
     expect(version).to_contain_text("7")
     c.shot("admin-datasets-mmlu-has-data")
 
+    # 3b. C-Eval (its public zip) and GSM8K (test.jsonl) the same way.
+    _import_public_files(c, "c-eval", _ceval_archive(tmp_path / "ceval-exam.zip"))
+    _import_public_files(c, "gsm8k", NLP_FIXTURES / "gsm8k" / "test.jsonl")
+    c.shot("admin-datasets-ceval-gsm8k")
+
     # 4. A media dataset for built-in textvqa: token, the CLI command the dialog shows (the
     #    real flageval-serving), its progress until valid, Register; the row then has data.
     c.by("datasets-domain-multimodal").click()
@@ -498,5 +545,22 @@ def _datasets_flow(c: Console, base: str, good: Path, bad: Path, tmp_path: Path)
     expect(c.by("eval-dataset-mmlu")).to_be_visible()
     expect(c.by("eval-dataset-cmmlu")).to_have_count(0)
     expect(c.by("eval-dataset-no-data-cmmlu")).to_have_count(0)
-    c.by("eval-dataset-mmlu").check()
+    public = ["mmlu", "c-eval", "gsm8k"]
+    for dataset in public:
+        c.by(f"eval-dataset-{dataset}").check()
+    c.by("eval-name").fill("public-sets")
     c.shot("create-form-user")
+
+    # 7. From the public files to a scored run: her bundle, a formal run, a score per dataset.
+    c.by("eval-submit").click()
+    page.wait_for_url(re.compile(r"/console/evaluations/(?!new)[^/?#]+$"))
+    cli = shutil.which("flageval-serving") or str(Path(sys.executable).parent / "flageval-serving")
+    _upload_bundle(c, cli, bundle)
+    _formal_run(c, public)
+    # MMLU's per-subject scores unfold under its row (not 57 more columns).
+    mmlu_row = c.by("metrics-table").locator('[data-testid="metrics-row"][data-dataset="mmlu"]')
+    mmlu_row.locator(".ant-table-row-expand-icon").click()
+    subjects = c.by("subject-scores").get_by_test_id("subject-score-row")
+    expect(subjects).to_have_count(2)
+    expect(subjects.and_(c.page.locator('[data-subject="anatomy"]'))).to_have_count(1)
+    c.shot("formal-subject-scores")

@@ -105,7 +105,12 @@ export function MetricsTab({ run }: { run: Run }) {
     }
     return out;
   }, [run, tr]);
-  const metricNames = useMemo(() => Array.from(new Set(rows.flatMap((r) => Object.keys(r.metrics)))), [rows]);
+  // Per-subject scores ("accuracy/anatomy", up to 128 for MMLU-style datasets) are not columns:
+  // each dataset row expands to list its own.
+  const metricNames = useMemo(
+    () => Array.from(new Set(rows.flatMap((r) => Object.keys(r.metrics).filter((m) => !isSubjectMetric(m))))),
+    [rows],
+  );
   const datasetRows = rows.filter((r) => !r.average);
   const option = useMemo(
     () => ({
@@ -131,11 +136,45 @@ export function MetricsTab({ run }: { run: Run }) {
           columns={columns}
           dataSource={rows}
           pagination={false}
+          scroll={{ x: "max-content" }}
+          expandable={{
+            rowExpandable: (r) => !r.average && Object.keys(r.metrics).some(isSubjectMetric),
+            expandedRowRender: (r) => <SubjectScores metrics={r.metrics} />,
+          }}
           onRow={(r) => rowProps({ "data-testid": r.average ? "metrics-average-row" : "metrics-row", "data-dataset": r.average ? undefined : r.dataset, "data-task": r.task })}
         />
       </div>
       {datasetRows.length > 0 ? <EChart testId="metrics-chart" option={option} height={300} /> : <div data-testid="metrics-chart"><Empty /></div>}
     </Space>
+  );
+}
+
+const isSubjectMetric = (name: string) => name.includes("/");
+
+/** A dataset's per-subject scores (``metric/subject``), one row per subject. */
+function SubjectScores({ metrics }: { metrics: Record<string, number> }) {
+  const { tr } = useT();
+  const data = Object.entries(metrics)
+    .filter(([name]) => isSubjectMetric(name))
+    .map(([name, value]) => {
+      const [metric, subject] = name.split("/", 2);
+      return { key: name, metric, subject, value };
+    })
+    .sort((a, b) => a.subject.localeCompare(b.subject));
+  return (
+    <div data-testid="subject-scores">
+      <Table
+        size="small"
+        pagination={false}
+        dataSource={data}
+        columns={[
+          { title: tr("科目", "Subject"), dataIndex: "subject" },
+          { title: tr("指标", "Metric"), dataIndex: "metric" },
+          { title: tr("得分", "Score"), dataIndex: "value", render: (v: number) => fmt(v) },
+        ]}
+        onRow={(r) => rowProps({ "data-testid": "subject-score-row", "data-subject": r.subject })}
+      />
+    </div>
   );
 }
 
