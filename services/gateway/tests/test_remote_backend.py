@@ -136,6 +136,7 @@ async def test_mesh_app_under_uvicorn(tmp_path, remote_service, serve_app, platf
             admin_email="ops@example.com",
             admin_password="Ops-pass-1234",
             service_urls={"leaderboard": board_url, "eval-api": closed},
+            metrics_token="scraper-token-1",
         )
         app = create_app(settings)
         backends = app.state.ctx.state["backends"]
@@ -168,6 +169,10 @@ async def test_mesh_app_under_uvicorn(tmp_path, remote_service, serve_app, platf
             assert r.status_code == 503
 
             r = await client.get("/api/health")
+            assert r.status_code == 503
+            assert r.json()["services"]["eval-api"] == "unavailable"  # why: scrapers only
+            scraper = {"Authorization": "Bearer scraper-token-1"}
+            r = await client.get("/api/health", headers=scraper)
             assert r.status_code == 503
             services = r.json()["services"]
             assert services["gateway"] == "ok"
