@@ -428,7 +428,19 @@ def test_truthfulqa_mc1_from_mc_task_json_and_hf_jsonl():
         "truthfulqa-mc1", (FIX / "truthfulqa/mc_task.json").read_bytes(), name="tqa", language="en"
     )
     assert [len(i.choices or []) for i in ds.items] == [4, 3, 4]
-    assert [i.label for i in ds.items] == ["A", "A", "A"]  # not shuffled: documented
+    # The public files put the true choice first; the import reorders the choices (stably, by
+    # the question), so "always A" is not always right, and the label follows the true one.
+    source = json.loads((FIX / "truthfulqa/mc_task.json").read_text())
+    for item, original in zip(ds.items, source, strict=True):
+        truth = next(c for c, v in original["mc1_targets"].items() if v == 1)
+        assert item.choices is not None
+        assert item.choices[ord(item.label) - ord("A")] == truth.strip()
+        assert sorted(item.choices) == sorted(c.strip() for c in original["mc1_targets"])
+    assert {i.label for i in ds.items} != {"A"}
+    again = convert_upload(
+        "truthfulqa-mc1", (FIX / "truthfulqa/mc_task.json").read_bytes(), name="tqa", language="en"
+    )[2]
+    assert [i.choices for i in again.items] == [i.choices for i in ds.items]  # stable
     roundtrips(card, data, ds)
     _, _, hf = convert_upload(
         "truthfulqa-mc1",
@@ -437,12 +449,13 @@ def test_truthfulqa_mc1_from_mc_task_json_and_hf_jsonl():
         language="en",
     )
     assert hf.content_sha256 == ds.content_sha256
-    # the label's position is kept wherever the 1 is
+    # the label follows the true choice wherever the 1 is
     moved = {"question": "q?", "mc1_targets": {"choices": ["x", "y", "z"], "labels": [0, 0, 1]}}
     _, _, one = convert_upload(
         "truthfulqa-mc1", json.dumps(moved).encode(), name="t", language="en"
     )
-    assert one.items[0].label == "C"
+    choices = one.items[0].choices
+    assert choices is not None and choices[ord(one.items[0].label) - ord("A")] == "z"
     # errors carry the line where the array element starts
     arr = json.loads((FIX / "truthfulqa/mc_task.json").read_text())
     arr[1]["mc1_targets"] = dict.fromkeys(arr[1]["mc1_targets"], 1)

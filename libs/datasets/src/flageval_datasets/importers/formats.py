@@ -9,8 +9,10 @@ line of the JSONL written afterwards.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import random
 import re
 from typing import Any
 
@@ -546,8 +548,10 @@ def read_truthfulqa_mc1(
     file: str | None, raw: bytes, coll: Collector, *, subject: str | None, dev: bool
 ) -> None:
     """TruthfulQA MC1: ``mc_task.json`` (a JSON array) or the HF export as JSONL; each
-    ``{"question", "mc1_targets"}`` with exactly one true choice. Choices keep the file's
-    order (not shuffled), so in the public data the gold is always A."""
+    ``{"question", "mc1_targets"}`` with exactly one true choice. The public files list the
+    true choice first; a letter-answering model could then score 1.0 by always saying "A", so
+    the choices are put in an order drawn from the question's text (the same order on every
+    import, whatever the file's position) and the label follows the true choice."""
     head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     reader = json_array_records if head == b"[" else jsonl_records
     for n, (line, obj) in enumerate(reader(file, raw, coll), start=1):
@@ -568,13 +572,21 @@ def read_truthfulqa_mc1(
         if len(choices) > len(LETTERS):
             coll.error(file, line, f"{len(choices)} choices: at most {len(LETTERS)}")
             continue
+        order = _stable_order(q.strip(), len(choices))
         item = {
             "id": item_id(n, subject=subject, dev=dev),
             "input": q.strip(),
-            "choices": [c.strip() for c in choices],
-            "label": LETTERS[labels.index(1)],
+            "choices": [choices[i].strip() for i in order],
+            "label": LETTERS[order.index(labels.index(1))],
         }
         coll.add(file, line, item, dev=dev)
+
+
+def _stable_order(key: str, n: int) -> list[int]:
+    """A permutation of ``range(n)`` fixed by ``key`` (sha256-seeded, the same on every
+    machine and Python version)."""
+    seed = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+    return random.Random(seed).sample(range(n), n)
 
 
 def read_plain_jsonl(
