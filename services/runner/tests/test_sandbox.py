@@ -36,6 +36,7 @@ attempt("read_bundle", lambda: open("/bundle/service.py").read()[:5])
 attempt("connect_tcp", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[3])), 2))
 attempt("kill_parent", lambda: os.kill(int(sys.argv[4]), 0))
 attempt("ptrace_proc", lambda: open(f"/proc/{sys.argv[4]}/environ").read())
+out["oom_score_adj"] = open("/proc/self/oom_score_adj").read().strip()
 print(json.dumps(out))
 """
 
@@ -89,6 +90,7 @@ def test_user_code_sees_nothing_of_the_platform(tmp_path: Path, monkeypatch) -> 
     else:
         assert out["uid"] == 65534
     assert out["cwd"] == "/bundle"
+    assert out["oom_score_adj"] == "1000"  # out of memory, user code goes first
     env = out["env"]
     assert isinstance(env, list)
     assert not [k for k in env if k.startswith("FLAGEVAL_") and k != "FLAGEVAL_OUTPUT_DIR"]

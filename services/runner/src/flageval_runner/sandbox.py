@@ -18,7 +18,8 @@ neither. With ``FLAGEVAL_SANDBOX=bwrap`` (the default) a user process is started
 - a clean environment: nothing of the runner's (never the run token, the secret key, database,
   broker or storage URLs);
 - at most ``FLAGEVAL_SANDBOX_MAX_PROCESSES`` processes and threads of its uid (``prlimit``), no
-  core dumps, and a ``/dev/shm`` of its own;
+  core dumps, the highest OOM score (``choom -n 1000``: out of memory, user code dies first,
+  never the platform), and a ``/dev/shm`` of its own;
 - its own unprivileged uid: when the platform runs as root, bwrap sets up the mounts as root
   and ``setpriv`` drops to ``FLAGEVAL_SANDBOX_UID``:``FLAGEVAL_SANDBOX_GID`` (default
   65534:65534, "nobody") with no capabilities, no supplementary groups and ``no_new_privs``;
@@ -71,6 +72,7 @@ ETC_FILES = (
 PASSED_ENV = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
 SETPRIV = "/usr/bin/setpriv"
 PRLIMIT = "/usr/bin/prlimit"
+CHOOM = "/usr/bin/choom"
 
 
 class SandboxError(Exception):
@@ -196,7 +198,7 @@ class Sandbox:
                 "installed on this machine (Debian/Ubuntu: apt-get install bubblewrap); an "
                 "operator may run user code unconfined with FLAGEVAL_SANDBOX=none (not recommended)"
             )
-        for tool in (PRLIMIT, *((SETPRIV,) if self.as_root else ())):
+        for tool in (PRLIMIT, CHOOM, *((SETPRIV,) if self.as_root else ())):
             if not Path(tool).exists():
                 raise SandboxError(f"the sandbox for user code needs {tool} (util-linux)")
         argv = self._bwrap_argv(["/bin/true"], {}, cwd="/", bundle=None)
@@ -258,7 +260,8 @@ class Sandbox:
                 "FLAGEVAL_SANDBOX=none: user code runs unconfined as the platform's user"
             )
             host_cwd = str(self._bundle) if cwd == BUNDLE and self._bundle else cwd
-            return list(argv), environment, host_cwd
+            oom_first = [CHOOM, "-n", "1000", "--"] if Path(CHOOM).exists() else []
+            return [*oom_first, *argv], environment, host_cwd
         return self._bwrap_argv(argv, environment, cwd=cwd, bundle=self._bundle), {}, "/"
 
     def _bwrap_argv(
@@ -319,8 +322,10 @@ class Sandbox:
         for key, value in env.items():
             out += ["--setenv", key, value]
         out.append("--")
-        # A fork bomb stops at this many processes and threads of the sandbox uid.
+        # A fork bomb stops at this many processes and threads of the sandbox uid; when memory
+        # runs out, the kernel's OOM killer takes user code first, not the platform.
         out += [PRLIMIT, f"--nproc={s.max_processes}", "--core=0", "--"]
+        out += [CHOOM, "-n", "1000", "--"]
         if self.as_root:
             out += [
                 SETPRIV,
