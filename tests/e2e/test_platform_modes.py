@@ -318,7 +318,15 @@ def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: 
                 [cli, *command[1:-1], str(bundle)], capture_output=True, text=True, timeout=120
             )
             assert run.returncode == 0, run.stdout + run.stderr
-            (version,) = client.get(f"/api/evaluations/{evaluation}/bundles", headers=alice).json()
+            # The layout check may still be running when the CLI's last chunk is answered.
+            deadline = time.monotonic() + 30
+            while True:
+                (version,) = client.get(
+                    f"/api/evaluations/{evaluation}/bundles", headers=alice
+                ).json()
+                if version["status"] in ("valid", "invalid") or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             assert version["status"] == "valid", version
             assert {f["path"]: f["sha256"] for f in version["files"]} == expected
             wait_for_notification(base, alice, "is complete and valid")

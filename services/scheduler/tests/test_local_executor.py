@@ -96,6 +96,31 @@ async def test_running_then_succeeded_with_logs_captured(make, tmp_path: Path) -
     assert await ex.logs(f"runs/{uuid.uuid4()}/attempt-1.json") is None
 
 
+async def test_a_crash_traceback_in_the_logs_names_no_server_path(make, tmp_path: Path) -> None:
+    """What a runner prints when it crashes is shown to the user: the data directory, the
+    Python environment and the platform's source tree are named, not spelled out."""
+    from flageval_scheduler.executors import local
+
+    source = Path(local.__file__).resolve().parents[5]  # noqa: ASYNC240 - no I/O worth a thread
+    code = (
+        "import sys, os; "
+        f"print('File \"{source}/services/runner/src/x.py\", line 1'); "
+        "print('work', os.environ['FLAGEVAL_WORK_DIR']); "
+        f"print('env', {sys.prefix!r} + '/lib/python3.11/site-packages/y.py')"
+    )
+    ex, handles = make(code)
+    handle = await ex.submit(job())
+    handles.append(handle)
+    await next_event(ex)
+    done = await next_event(ex)
+    assert done.state == ExecState.SUCCEEDED
+    text = await ex.logs(handle)
+    assert text is not None
+    assert str(tmp_path) not in text and sys.prefix not in text and str(source) not in text
+    assert "<platform>/services/runner/src/x.py" in text
+    assert "work <data>/runs/" in text and "<python>/lib/python3.11" in text
+
+
 @pytest.mark.parametrize(("code", "words"), [(7, "code 7"), (3, "refused")])
 async def test_a_nonzero_exit_is_failed_with_its_code(make, code: int, words: str) -> None:
     ex, handles = make(EXIT_WITH, str(code))
@@ -209,10 +234,11 @@ async def test_the_runner_gets_a_minimal_environment(
     assert env["FLAGEVAL_RUN_ID"] == str(j.run_id)
     assert env["FLAGEVAL_RUN_ATTEMPT"] == "1"
     assert env["FLAGEVAL_RUN_TOKEN"] == "tok-123"
-    assert env["FLAGEVAL_WORK_DIR"] == str(tmp_path / "runs" / str(j.run_id) / "attempt-1")
+    # (The log names the data directory "<data>": it is shown to the run's owner.)
+    assert env["FLAGEVAL_WORK_DIR"] == f"<data>/runs/{j.run_id}/attempt-1"
     assert env["PYTHONUNBUFFERED"] == "1"
     # Media datasets are cached per version for every run of this platform.
-    assert env["FLAGEVAL_DATASET_CACHE"] == str(tmp_path / "dataset-cache")
+    assert env["FLAGEVAL_DATASET_CACHE"] == "<data>/dataset-cache"
     assert {k for k in env if k.startswith("FLAGEVAL_")} == {
         "FLAGEVAL_PROGRESS_URL",
         "FLAGEVAL_RUN_ID",

@@ -238,7 +238,22 @@ class LocalExecutor(Executor):
         if _parse_handle(handle) is None:
             return None
         path = (self.data_dir / handle).with_suffix(".log")
-        return await asyncio.to_thread(_read_tail, path, tail_lines)
+        text = await asyncio.to_thread(_read_tail, path, tail_lines)
+        return None if text is None else self._scrub(text)
+
+    def _scrub(self, text: str) -> str:
+        """The runner's own output (a crash's traceback) without the server's paths: the data
+        directory, the Python environment and the platform's source tree."""
+        for host, shown in self._path_names():
+            text = text.replace(host, shown)
+        return text
+
+    def _path_names(self) -> list[tuple[str, str]]:
+        names = [(str(self.data_dir.resolve()), "<data>"), (sys.prefix, "<python>")]
+        source = Path(__file__).resolve().parents[5]  # an editable checkout: <root>/services/…
+        if (source / "services").is_dir() and (source / "libs").is_dir():
+            names.append((str(source), "<platform>"))
+        return names
 
     async def events(self) -> AsyncIterator[ExecEvent]:
         while True:
