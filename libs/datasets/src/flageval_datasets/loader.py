@@ -171,7 +171,9 @@ def has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def parse_card(card_json: bytes | str) -> DatasetCard:
+def card_object(card_json: bytes | str) -> dict[str, Any]:
+    """A card's JSON object; :class:`DatasetError` (``line=None``) when it is not JSON, not an
+    object, or holds a lone surrogate."""
     try:
         raw = json.loads(card_json)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -180,6 +182,11 @@ def parse_card(card_json: bytes | str) -> DatasetCard:
         raise DatasetError([LineError(None, "must be a JSON object")])
     if has_lone_surrogate(raw):
         raise DatasetError([LineError(None, LONE_SURROGATE)])
+    return raw
+
+
+def parse_card(card_json: bytes | str) -> DatasetCard:
+    raw = card_object(card_json)
     try:
         return DatasetCard.model_validate(raw)
     except ValidationError as exc:

@@ -10,7 +10,6 @@ against the file table, and that they decode as what the field says (see
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,12 +26,11 @@ from ..card import (
     SegmentationCard,
 )
 from ..loader import (
-    LONE_SURROGATE,
     DatasetError,
     LineError,
     _pydantic_messages,
     canonical_json,
-    has_lone_surrogate,
+    card_object,
     jsonl_bytes,
     jsonl_objects,
 )
@@ -91,14 +89,7 @@ def compute_media_sha256(
 
 def parse_media_card(card_bytes: bytes | str) -> MediaCard:
     """Validate a media card; :class:`DatasetError` (``line=None``) listing every problem."""
-    try:
-        raw = json.loads(card_bytes)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError([LineError(None, f"not valid JSON: {exc}")]) from exc
-    if not isinstance(raw, dict):
-        raise DatasetError([LineError(None, "must be a JSON object")])
-    if has_lone_surrogate(raw):
-        raise DatasetError([LineError(None, LONE_SURROGATE)])
+    raw = card_object(card_bytes)
     if "kind" not in raw:
         raise DatasetError(
             [LineError(None, "kind: Field required (a media card names its item kind)")]
