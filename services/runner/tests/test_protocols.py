@@ -157,6 +157,35 @@ async def test_bundle_serves_over_a_pinned_unix_socket_and_stops() -> None:
     assert left == []
 
 
+async def test_a_bundle_cannot_point_the_runner_at_another_socket(tmp_path: Path) -> None:
+    """The bundle's output shares the stream gunicorn logs to: a fake "Listening at" line
+    naming a host socket must not make the runner connect there."""
+    import shutil
+    import socket as sockets
+
+    evil = tmp_path / "evil.sock"
+    listener = sockets.socket(sockets.AF_UNIX)
+    listener.bind(str(evil))
+    listener.listen()
+    listener.setblocking(False)
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLES / "echo", bundle)
+    conf = bundle / "local_guniconf.py"
+    conf.write_text(
+        conf.read_text() + f"\nprint('[0] [1] [INFO] Listening at: unix:{evil} (1)', flush=True)\n"
+    )
+    server = BundleServer(bundle, startup_timeout=60)
+    try:
+        base_url = await server.start()
+        async with NLPFuncClient(base_url) as client:
+            assert (await client.generate(req("Capital of France?"))).text == "Paris"
+    finally:
+        await server.stop()
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # nobody ever connected to it
+    listener.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

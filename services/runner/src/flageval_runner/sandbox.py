@@ -169,6 +169,8 @@ class Sandbox:
 
     def host_path(self, inside: str) -> Path:
         """The host path of ``inside`` (one of the writable folders, or below them)."""
+        if ".." in Path(inside).parts:
+            raise ValueError(f"not a sandbox path: {inside!r}")
         for name, host in (
             (SCRATCH, self.scratch),
             (OUTPUT, self.output),

@@ -182,6 +182,7 @@ class BundleServer:
         self._reader: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
         self._bound: str | None = None
+        self._socket_inside: str | None = None
         self._socket_fd: int | None = None
         self.base_url: str | None = None
 
@@ -227,7 +228,7 @@ class BundleServer:
             sandbox = self.sandbox = Sandbox(SandboxSettings.from_environ(), self._own_sandbox_root)
         await asyncio.to_thread(sandbox.check)
         await asyncio.to_thread(sandbox.prepare, self.bundle_dir)
-        socket_inside = f"{sandbox.inside('model')}/model.sock"
+        socket_inside = self._socket_inside = f"{sandbox.inside('model')}/model.sock"
         inside_argv = [
             sandbox.python,
             "-c",  # the console script's shebang names the host's path; its __main__ is inert
@@ -299,8 +300,10 @@ class BundleServer:
                 raise ModelError(self._exit_reason())
         finally:
             listening.cancel()
-        assert self._bound is not None and self.sandbox is not None
-        host_socket = self.sandbox.host_path(self._bound)
+        assert self._socket_inside is not None and self.sandbox is not None
+        # The socket the platform told gunicorn to bind, never the path a log line names: the
+        # bundle's own output shares that stream and could name any socket on the host.
+        host_socket = self.sandbox.host_path(self._socket_inside)
         # The master binds before the workers import service.py and run global_init; a request
         # waits in the backlog until a worker accepts it or the master exits.
         while True:
