@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from flageval_datasets.loader import Item, load_demo_dataset
-from flageval_platform.testing import free_port
+from flageval_platform.testing import free_port, request_upload_token
 from flageval_platform.testing import launched_platform as platform
 from flageval_runner.metrics import robustness as rb
 
@@ -168,7 +168,7 @@ def test_walkthrough_from_a_bundle_to_scores(tmp_path: Path) -> None:
         evaluation = reply.json()["id"]
 
         # 4. upload with the command of the token reply, the folder replaced
-        reply = client.post(f"/api/evaluations/{evaluation}/upload-tokens", headers=ann)
+        reply = request_upload_token(client, evaluation, ann)
         assert reply.status_code == 201, reply.text
         command = shlex.split(reply.json()["command"])
         assert command[:2] == ["flageval-serving", "upload"] and command[-1] == "./my_model"

@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from flageval_platform.testing import free_port
+from flageval_platform.testing import free_port, request_upload_token
 from flageval_platform.testing import launched_platform as platform
 
 pytestmark = pytest.mark.e2e
@@ -154,9 +154,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
             assert time.monotonic() < deadline, "the run never finished"
             time.sleep(0.3)
         notes = client.get("/api/me/notifications", headers=_bearer(user)).json()
-        upload = client.post(
-            f"/api/evaluations/{private.json()['id']}/upload-tokens", headers=_bearer(user)
-        )
+        upload = request_upload_token(client, private.json()["id"], _bearer(user))
         assert upload.status_code == 201, upload.text
         ids = {
             "evaluation_id": [private.json()["id"]],

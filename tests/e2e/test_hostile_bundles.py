@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from flageval_platform.testing import free_port
+from flageval_platform.testing import free_port, request_upload_token
 from flageval_platform.testing import launched_platform as platform
 from flageval_scheduler.jobs.service import progress_token
 
@@ -180,7 +180,7 @@ class Person:
         return str(reply.json()["id"])
 
     def upload(self, evaluation: str, bundle: Path) -> None:
-        reply = self.client.post(f"/api/evaluations/{evaluation}/upload-tokens", headers=self.h)
+        reply = request_upload_token(self.client, evaluation, self.h)
         assert reply.status_code == 201, reply.text
         command = shlex.split(reply.json()["command"])
         cli = shutil.which("flageval-serving") or str(

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from flageval_platform.testing import free_port
+from flageval_platform.testing import free_port, request_upload_token
 from flageval_platform.testing import launched_platform as platform
 
 pytestmark = pytest.mark.e2e
@@ -126,7 +126,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
             },
         )
         assert reply.status_code == 201, reply.text
-        reply = client.post(f"/api/evaluations/{reply.json()['id']}/upload-tokens", headers=user)
+        reply = request_upload_token(client, reply.json()["id"], user)
         assert reply.status_code == 201, reply.text
         bundle = tmp / "bundle"
         bundle.mkdir()

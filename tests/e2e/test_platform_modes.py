@@ -22,7 +22,13 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from flageval_platform.testing import PG_URL, free_port, free_port_range, served_in_thread
+from flageval_platform.testing import (
+    PG_URL,
+    free_port,
+    free_port_range,
+    request_upload_token,
+    served_in_thread,
+)
 from flageval_platform.testing import launched_platform as platform
 
 pytestmark = pytest.mark.e2e
@@ -310,7 +316,7 @@ def test_person_creates_an_evaluation_and_uploads_with_the_public_cli(tmp_path: 
             )
             assert created.status_code == 201, created.text
             evaluation = created.json()["id"]
-            reply = client.post(f"/api/evaluations/{evaluation}/upload-tokens", headers=alice)
+            reply = request_upload_token(client, evaluation, alice)
             assert reply.status_code == 201, reply.text
             command = shlex.split(reply.json()["command"])
             assert command[:2] == ["flageval-serving", "upload"] and command[-1] == "./my_model"

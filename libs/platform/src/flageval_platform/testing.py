@@ -351,3 +351,19 @@ def served_in_thread(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def request_upload_token(
+    client: Any, evaluation_id: str, headers: dict[str, str], within: float = 15.0
+) -> Any:
+    """``POST /api/evaluations/{id}/upload-tokens`` with a sync httpx ``client``, retried while
+    the upload service answers 404: it hears of a new evaluation through ``evaluation.created``
+    (the outbox), a moment after eval-api answered its creation."""
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        reply = client.post(f"/api/evaluations/{evaluation_id}/upload-tokens", headers=headers)
+        if reply.status_code != 404 or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.2)
